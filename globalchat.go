@@ -1,0 +1,121 @@
+// Package globalchat holds the domain of the global chat: its types and the
+// interfaces that the storage, presence, rate-limit and messaging packages
+// implement. It imports no other package of this module, and none of the
+// drivers: cmd/globalchat is the only place that knows every implementation.
+package globalchat
+
+import (
+	"context"
+	"time"
+)
+
+// Room is the one room every user joins.
+const Room = "global-chat-room"
+
+// Message is one chat message. Seq is its place in the room's single order:
+// strictly increasing, assigned by the Bus, the same on every instance.
+type Message struct {
+	ID          string    `json:"id"`
+	Seq         int64     `json:"seq"`
+	UserID      string    `json:"userId"`
+	Username    string    `json:"username"`
+	Content     string    `json:"content"`
+	CreatedAt   time.Time `json:"createdAt"`
+	ClientMsgID string    `json:"clientMsgId,omitempty"`
+}
+
+// User is who is behind a connection: a guest or the subject of a JWT.
+type User struct {
+	ID   string `json:"userId"`
+	Name string `json:"username"`
+}
+
+// Conn is one open Socket.IO connection of a user on some instance.
+type Conn struct {
+	SocketID string
+	User     User
+}
+
+// MessageStore keeps messages durably (SQLite or MySQL).
+//
+// Errors: methods return an error wrapping ErrUnavailable when the database
+// cannot be reached; Save is idempotent on Message.ID, so a message saved
+// twice is stored once.
+type MessageStore interface {
+	// Save stores the messages and returns once they are committed.
+	// Concurrent calls may be committed together in one transaction.
+	Save(ctx context.Context, msgs ...Message) error
+	// Before returns up to limit messages with Seq < before (before <= 0
+	// means from the newest), oldest first.
+	Before(ctx context.Context, before int64, limit int) ([]Message, error)
+	// After returns up to limit messages with Seq > after, oldest first.
+	After(ctx context.Context, after int64, limit int) ([]Message, error)
+	// LastSeq returns the highest stored Seq, 0 when empty.
+	LastSeq(ctx context.Context) (int64, error)
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// Close flushes what is pending and releases the database.
+	Close() error
+}
+
+// Bus gives each message its place in the room's order and carries it to
+// every instance (in memory, or Redis pub/sub). It also keeps the recent
+// messages (the cache of the reference design) for history and recovery.
+//
+// Errors: ErrUnavailable when the backing service cannot be reached.
+type Bus interface {
+	// Publish assigns msg.Seq, caches the message and delivers it to the
+	// handler of every instance, in Seq order. When msg.ClientMsgID was
+	// already published by the same user, it returns the first message
+	// with duplicate true and publishes nothing.
+	Publish(ctx context.Context, msg Message) (stored Message, duplicate bool, err error)
+	// Subscribe sets the handler of this instance's deliveries. It must be
+	// called once, before the first Publish; handler calls are sequential.
+	Subscribe(handler func(Message))
+	// Recent returns up to limit cached messages with Seq < before
+	// (before <= 0: newest), oldest first; it may return fewer than the
+	// store has, never a gap.
+	Recent(ctx context.Context, before int64, limit int) ([]Message, error)
+	// Since returns the cached messages with Seq > after, oldest first,
+	// and complete=false when the cache no longer holds all of them.
+	Since(ctx context.Context, after int64, limit int) (msgs []Message, complete bool, err error)
+	// EnsureSeq raises the room's sequence to at least seq (at start, from
+	// the store, so that a flushed cache never reuses a number).
+	EnsureSeq(ctx context.Context, seq int64) error
+	// Close stops delivering.
+	Close() error
+}
+
+// Presence tracks who is online. A user with several connections (tabs,
+// instances) is one user.
+//
+// Errors: ErrUnavailable when the backing service cannot be reached.
+type Presence interface {
+	// Add registers a connection; first is true when it is the user's
+	// only open connection; count is the number of users online after it.
+	Add(ctx context.Context, c Conn) (first bool, count int, err error)
+	// Remove forgets a connection; last is true when the user has no
+	// connection left. Removing an unknown socket returns ok=false.
+	Remove(ctx context.Context, socketID string) (u User, last bool, count int, ok bool, err error)
+	// Online returns the number of users online and up to limit of them.
+	Online(ctx context.Context, limit int) (count int, users []User, err error)
+}
+
+// RateLimiter decides whether a user may send one more message.
+//
+// Errors: ErrUnavailable when the backing service cannot be reached.
+type RateLimiter interface {
+	Allow(ctx context.Context, userID string) (Decision, error)
+}
+
+// Decision is a rate limiter's answer.
+type Decision struct {
+	Allowed    bool
+	Remaining  int
+	RetryAfter time.Duration // when refused: how long until one more is allowed
+}
+
+// Checker is a dependency that can say whether it answers, for /readyz.
+type Checker interface {
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,3 @@
+module github.com/globalchat/globalchat
+
+go 1.26.8

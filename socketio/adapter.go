@@ -1,0 +1,45 @@
+package socketio
+
+import "context"
+
+// Broadcast is one packet sent to the sockets of a namespace that are in
+// any of Rooms (all sockets when Rooms is empty) and in none of Except. The
+// packet is encoded once, by the instance that sends it; every instance
+// frames the same bytes for each of its recipients.
+type Broadcast struct {
+	Namespace string   `json:"nsp"`
+	Rooms     []string `json:"rooms,omitempty"`
+	Except    []string `json:"except,omitempty"`
+	// Packet is the encoded Socket.IO packet (e.g. `2["event",{...}]`),
+	// Attachments its binary attachments, in order.
+	Packet      []byte   `json:"packet"`
+	Attachments [][]byte `json:"attachments,omitempty"`
+}
+
+// Adapter carries broadcasts beyond this process. The server delivers every
+// broadcast to its own sockets itself, then hands it to the adapter, which
+// delivers it on every other instance by calling the function given to
+// Start there. An adapter never calls that function for a broadcast of its
+// own instance.
+type Adapter interface {
+	// Start begins delivering other instances' broadcasts to deliver.
+	Start(ctx context.Context, deliver func(Broadcast)) error
+	// Publish hands a broadcast to the other instances.
+	Publish(ctx context.Context, b Broadcast) error
+	// Close stops publishing and delivering.
+	Close() error
+}
+
+// LocalAdapter is the adapter of a single instance: nothing to carry.
+type LocalAdapter struct{}
+
+var _ Adapter = LocalAdapter{}
+
+// Start implements Adapter.
+func (LocalAdapter) Start(context.Context, func(Broadcast)) error { return nil }
+
+// Publish implements Adapter.
+func (LocalAdapter) Publish(context.Context, Broadcast) error { return nil }
+
+// Close implements Adapter.
+func (LocalAdapter) Close() error { return nil }
