@@ -11,15 +11,14 @@ import (
 var ErrSessionNotFound = errors.New("socketio: session not found")
 
 // SessionState is what connection state recovery keeps of a socket that
-// lost its connection: enough to give it back its id, rooms and data.
+// lost its connection: enough to give it back its id and rooms. The offset comes
+// from the client, which knows the last one it received.
 type SessionState struct {
 	PID       string    `json:"pid"` // private id, known only to the client
 	SID       string    `json:"sid"` // public socket id
 	Namespace string    `json:"nsp"`
 	Rooms     []string  `json:"rooms"`
-	Data      []byte    `json:"data,omitempty"` // the application's, opaque
-	Offset    string    `json:"offset"`         // last offset sent to it
-	Lost      time.Time `json:"lost"`           // when the connection was lost
+	Lost      time.Time `json:"lost"` // when the connection was lost
 }
 
 // SessionStore keeps the sessions of disconnected sockets for the

@@ -1,0 +1,54 @@
+// Small helpers shared by the drivers: a runner that prints one line per
+// case and a closing "N passed, N failed" line, and promise utilities.
+import assert from "node:assert/strict";
+
+export { assert };
+
+export function once(emitter, event, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timeout waiting for ${event}`)), ms);
+    emitter.once(event, (...args) => {
+      clearTimeout(t);
+      resolve(args);
+    });
+  });
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function until(cond, ms = 5000, what = "condition") {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timeout waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+// run executes cases in order, each within its own time limit, and exits
+// with 1 when any failed.
+export async function run(suite, cases, ms = 15000) {
+  let passed = 0;
+  let failed = 0;
+  for (const [name, fn] of cases) {
+    let timer;
+    try {
+      await Promise.race([
+        fn(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("case timed out")), ms);
+        }),
+      ]);
+      passed++;
+      console.log(`PASS ${name}`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  console.log(`${suite}: ${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}

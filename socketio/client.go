@@ -1,0 +1,183 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/globalchat/globalchat/socketio/engineio"
+)
+
+// client is one Engine.IO connection and the sockets it opened, one per
+// namespace. It receives the connection's messages, one at a time.
+type client struct {
+	srv   *Server
+	conn  *engineio.Conn
+	timer *time.Timer // connect timeout
+
+	// pending is a binary packet waiting for its attachments.
+	pending     *packet
+	attachments [][]byte
+
+	mu      sync.Mutex
+	sockets map[string]*Socket
+	closed  bool
+}
+
+// OnMessage implements engineio.Receiver.
+func (c *client) OnMessage(data []byte, binary bool) {
+	if binary {
+		if c.pending == nil {
+			c.fail("binary message without a packet")
+			return
+		}
+		c.attachments = append(c.attachments, bytes.Clone(data))
+		if len(c.attachments) == c.pending.attachments {
+			p, att := *c.pending, c.attachments
+			c.pending, c.attachments = nil, nil
+			c.dispatch(p, att)
+		}
+		return
+	}
+	if c.pending != nil {
+		c.fail("text message while waiting for attachments")
+		return
+	}
+	p, err := decodePacket(data)
+	if err != nil {
+		c.fail(err.Error())
+		return
+	}
+	c.srv.metrics.received.Inc()
+	if p.attachments > 0 {
+		p.data = bytes.Clone(p.data)
+		c.pending = &p
+		return
+	}
+	c.dispatch(p, nil)
+}
+
+// fail ends a connection that sent something invalid.
+func (c *client) fail(why string) {
+	c.srv.log.Info("socketio: invalid packet, closing", "sid", c.conn.ID(), "why", why)
+	c.conn.Close(engineio.ReasonParseError)
+}
+
+func (c *client) dispatch(p packet, attachments [][]byte) {
+	switch p.typ {
+	case typeConnect:
+		c.connect(p)
+	case typeDisconnect:
+		if s := c.socket(p.nsp); s != nil {
+			s.close(ReasonClientDisconnect)
+			c.closeIfEmpty()
+		}
+	case typeEvent, typeBinaryEvent:
+		if s := c.socket(p.nsp); s != nil {
+			s.onEvent(p, attachments)
+		}
+	case typeAck, typeBinaryAck:
+		if s := c.socket(p.nsp); s != nil {
+			s.onAck(p, attachments)
+		}
+	}
+}
+
+func (c *client) socket(nsp string) *Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sockets[nsp]
+}
+
+// closeIfEmpty closes the connection once no namespace is left on it.
+func (c *client) closeIfEmpty() {
+	c.mu.Lock()
+	empty := len(c.sockets) == 0
+	c.mu.Unlock()
+	if empty {
+		c.conn.Close(engineio.ReasonTransportClose)
+	}
+}
+
+func (c *client) connectTimeout() {
+	c.mu.Lock()
+	none := len(c.sockets) == 0
+	c.mu.Unlock()
+	if none {
+		c.conn.Close(engineio.ReasonForcedClose)
+	}
+}
+
+// connect handles a CONNECT packet: the namespace must exist and its
+// middlewares accept the auth payload.
+func (c *client) connect(p packet) {
+	n := c.srv.namespace(p.nsp)
+	if n == nil {
+		c.send(connectError(p.nsp, &ConnectError{Message: "Invalid namespace"}))
+		return
+	}
+	if c.socket(p.nsp) != nil {
+		return
+	}
+	c.timer.Stop()
+	n.connect(c, p.data)
+}
+
+// connectError encodes a CONNECT_ERROR packet.
+func connectError(nsp string, e *ConnectError) []byte {
+	body := struct {
+		Message string `json:"message"`
+		Data    any    `json:"data,omitempty"`
+	}{e.Message, e.Data}
+	data, _ := json.Marshal(body)
+	return appendPacket(nil, typeConnectError, nsp, 0, -1, data)
+}
+
+// send queues one encoded packet and its attachments.
+func (c *client) send(pkt []byte, attachments ...[]byte) error {
+	if len(attachments) == 0 {
+		return c.conn.Send(engineio.Message{Data: pkt})
+	}
+	msgs := make([]engineio.Message, 0, 1+len(attachments))
+	msgs = append(msgs, engineio.Message{Data: pkt})
+	for _, a := range attachments {
+		msgs = append(msgs, engineio.Message{Data: a, Binary: true})
+	}
+	return c.conn.Send(msgs...)
+}
+
+func (c *client) add(s *Socket) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.sockets[s.nsp.name] = s
+	return true
+}
+
+func (c *client) remove(s *Socket) {
+	c.mu.Lock()
+	if c.sockets[s.nsp.name] == s {
+		delete(c.sockets, s.nsp.name)
+	}
+	c.mu.Unlock()
+}
+
+// OnClose implements engineio.Receiver: every socket of the connection
+// closes with the transport's reason.
+func (c *client) OnClose(reason engineio.Reason) {
+	c.timer.Stop()
+	c.mu.Lock()
+	c.closed = true
+	sockets := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		sockets = append(sockets, s)
+	}
+	c.mu.Unlock()
+	for _, s := range sockets {
+		s.close(Reason(reason))
+	}
+	c.srv.metrics.connections.Dec()
+}

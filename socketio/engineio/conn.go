@@ -1,0 +1,285 @@
+package engineio
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Reason says why a connection closed.
+type Reason string
+
+// The reasons a connection closes, as the reference server names them,
+// plus ReasonSlowClient.
+const (
+	ReasonTransportClose Reason = "transport close"
+	ReasonTransportError Reason = "transport error"
+	ReasonPingTimeout    Reason = "ping timeout"
+	ReasonParseError     Reason = "parse error"
+	ReasonForcedClose    Reason = "forced close"
+	ReasonServerShutdown Reason = "server shutting down"
+	// ReasonSlowClient: the connection's outbound queue overflowed.
+	ReasonSlowClient Reason = "slow client"
+)
+
+// ErrClosed is returned by Send on a closed connection.
+var ErrClosed = errors.New("engineio: connection closed")
+
+// ErrSlowClient is returned by Send when the queue overflowed; the
+// connection is being closed.
+var ErrSlowClient = errors.New("engineio: outbound queue full")
+
+// Message is one Engine.IO message to send. Data is not copied: it must
+// not change after Send (a broadcast shares it between connections).
+type Message struct {
+	Data   []byte
+	Binary bool
+}
+
+// RequestInfo is what a connection keeps of its handshake request.
+type RequestInfo struct {
+	Header     http.Header
+	Query      url.Values
+	RemoteAddr string
+	Time       time.Time
+}
+
+type transportKind uint8
+
+const (
+	transportPolling transportKind = iota
+	transportWebSocket
+)
+
+// Conn is one Engine.IO connection (a session), whatever its transport.
+type Conn struct {
+	srv  *Server
+	id   string
+	info RequestInfo
+	recv Receiver
+
+	recvMu     sync.Mutex // one OnMessage at a time; none after OnClose
+	recvClosed bool
+
+	mu           sync.Mutex
+	transport    transportKind
+	queue        []frame
+	queueBytes   int
+	closed       bool
+	wake         chan struct{} // wakes a pending poll
+	polling      bool          // a GET is pending
+	posting      bool          // a POST is being read
+	upgrading    bool
+	pendingClose bool // a close packet is due once the queue has drained
+	ws           *wsTransport
+	writing      bool // a WebSocket write loop is running
+	timer        *time.Timer
+	awaitingPong bool
+	done         chan struct{}
+}
+
+func newConn(s *Server, id string, r *http.Request) *Conn {
+	return &Conn{
+		srv: s, id: id,
+		info: RequestInfo{Header: r.Header.Clone(), Query: r.URL.Query(), RemoteAddr: r.RemoteAddr, Time: time.Now()},
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+}
+
+// ID returns the session id.
+func (c *Conn) ID() string { return c.id }
+
+// Request returns what was kept of the handshake request.
+func (c *Conn) Request() RequestInfo { return c.info }
+
+// Transport returns "polling" or "websocket".
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.transport == transportWebSocket {
+		return "websocket"
+	}
+	return "polling"
+}
+
+// Done is closed once the connection is closed and OnClose has returned.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Send queues messages to leave together, in order. It never blocks: when
+// the queue is over its bound the connection is closed with
+// ReasonSlowClient and ErrSlowClient returned.
+func (c *Conn) Send(msgs ...Message) error {
+	var small [4]frame
+	frames := small[:0]
+	for _, m := range msgs {
+		frames = append(frames, frame{typ: typeMessage, data: m.Data, binary: m.Binary})
+	}
+	return c.enqueue(frames...)
+}
+
+func (c *Conn) enqueue(frames ...frame) error {
+	size := 0
+	for _, f := range frames {
+		size += f.size()
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if len(c.queue)+len(frames) > c.srv.opts.MaxQueue || c.queueBytes+size > c.srv.opts.MaxQueueBytes {
+		c.mu.Unlock()
+		// Closed from another goroutine: the caller may hold locks (a
+		// broadcast walking a room) that closing needs.
+		go c.abort(ReasonSlowClient)
+		return ErrSlowClient
+	}
+	c.queue = append(c.queue, frames...)
+	c.queueBytes += size
+	c.kickLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// kickLocked gets the queue moving: wakes a pending poll, or starts the
+// WebSocket write loop, which exists only while there is something to
+// write, so an idle connection costs no goroutine for writing.
+func (c *Conn) kickLocked() {
+	if c.transport == transportWebSocket {
+		if !c.writing && c.ws != nil {
+			c.writing = true
+			go c.writeLoop(c.ws)
+		}
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeLocked empties the queue and returns what it held.
+func (c *Conn) takeLocked() []frame {
+	frames := c.queue
+	c.queue = nil
+	c.queueBytes = 0
+	return frames
+}
+
+// deliver hands one received packet to the right place.
+func (c *Conn) deliver(p packet) {
+	switch p.typ {
+	case typeMessage:
+		c.recvMu.Lock()
+		if !c.recvClosed {
+			c.recv.OnMessage(p.data, p.binary)
+		}
+		c.recvMu.Unlock()
+	case typePing:
+		c.enqueue(frame{typ: typePong, data: p.data})
+	case typePong:
+		c.pong()
+	case typeClose:
+		c.abort(ReasonTransportClose)
+	default:
+		// open, upgrade and noop from a client outside an upgrade mean a
+		// broken client: end it, as the spec says for invalid packets.
+		c.abort(ReasonParseError)
+	}
+}
+
+func (c *Conn) startHeartbeat() {
+	c.mu.Lock()
+	c.timer = time.AfterFunc(c.srv.opts.PingInterval, c.heartbeat)
+	c.mu.Unlock()
+}
+
+// heartbeat sends a ping, or closes the connection when the previous one
+// got no pong within pingTimeout.
+func (c *Conn) heartbeat() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.awaitingPong {
+		c.mu.Unlock()
+		c.abort(ReasonPingTimeout)
+		return
+	}
+	c.awaitingPong = true
+	c.timer.Reset(c.srv.opts.PingTimeout)
+	c.mu.Unlock()
+	c.enqueue(frame{typ: typePing})
+}
+
+func (c *Conn) pong() {
+	c.mu.Lock()
+	if c.awaitingPong && !c.closed {
+		c.awaitingPong = false
+		c.timer.Reset(c.srv.opts.PingInterval)
+	}
+	c.mu.Unlock()
+}
+
+// Close closes the connection from the server's side: what is queued
+// still leaves, followed by a close packet.
+func (c *Conn) Close(reason Reason) { c.close(reason, true) }
+
+// abort closes at once, dropping what is queued: the peer is gone or
+// broken.
+func (c *Conn) abort(reason Reason) { c.close(reason, false) }
+
+func (c *Conn) close(reason Reason, flush bool) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if !flush {
+		c.takeLocked()
+	}
+	ws := c.ws
+	switch {
+	case c.transport == transportWebSocket && ws != nil && flush:
+		ws.closing = true
+		if !c.writing {
+			c.writing = true
+			go c.writeLoop(ws)
+		}
+	case c.transport == transportWebSocket && ws != nil:
+		ws.conn.Close()
+	default:
+		// The close packet leaves in a poll of its own: the official
+		// client handles a close before the messages sharing its payload.
+		c.pendingClose = flush
+		c.kickLocked()
+		// A polling client that never comes back for its last packets
+		// must not keep the session: forget it after a grace period.
+		time.AfterFunc(c.srv.opts.PingTimeout, func() { c.srv.remove(c) })
+	}
+	c.mu.Unlock()
+	if ws != nil || !flush {
+		c.srv.remove(c)
+	}
+	c.srv.log.Debug("engineio: connection closed", "sid", c.id, "reason", string(reason))
+	go c.notifyClose(reason)
+}
+
+// notifyClose tells the receiver, after any OnMessage in progress.
+func (c *Conn) notifyClose(reason Reason) {
+	c.recvMu.Lock()
+	c.recvClosed = true
+	if c.recv != nil {
+		c.recv.OnClose(reason)
+	}
+	c.recvMu.Unlock()
+	close(c.done)
+}

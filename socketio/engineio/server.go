@@ -1,0 +1,316 @@
+package engineio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Server. Zero values take the defaults of the
+// reference JavaScript server.
+type Options struct {
+	PingInterval time.Duration // default 25s
+	PingTimeout  time.Duration // default 20s
+	MaxPayload   int           // bytes per received message or POST body; default 1e6
+	// AllowedOrigins lists the origins (scheme://host[:port]) a browser may
+	// connect from, for both transports. Empty allows only the server's
+	// own origin; "*" allows any. Requests with no Origin header (not from
+	// a browser) are always allowed.
+	AllowedOrigins []string
+	// MaxQueue bounds each connection's outbound queue in packets; a
+	// connection that falls further behind is closed with ReasonSlowClient.
+	// Default 4096.
+	MaxQueue int
+	// MaxQueueBytes bounds it in bytes; default 8 MiB.
+	MaxQueueBytes int
+	// DisablePolling and DisableWebSocket turn a transport off.
+	DisablePolling, DisableWebSocket bool
+	Logger                           *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.PingInterval <= 0 {
+		o.PingInterval = 25 * time.Second
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = 20 * time.Second
+	}
+	if o.MaxPayload <= 0 {
+		o.MaxPayload = 1_000_000
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = 4096
+	}
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = 8 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Receiver gets what a connection receives. Its methods are called one at
+// a time for a connection.
+type Receiver interface {
+	// OnMessage gets a message; data is valid only during the call.
+	OnMessage(data []byte, binary bool)
+	// OnClose is called once, when the connection is closed.
+	OnClose(reason Reason)
+}
+
+// OpenFunc is called for each new connection, before it receives anything,
+// and returns what receives its messages.
+type OpenFunc func(c *Conn) Receiver
+
+// Server serves Engine.IO on the path it is mounted at.
+type Server struct {
+	opts  Options
+	open  OpenFunc
+	log   *slog.Logger
+	hello func(c *Conn) []byte // the open packet's JSON
+
+	mu       sync.Mutex
+	conns    map[string]*Conn
+	shutdown bool
+}
+
+// NewServer returns a Server that calls open for each new connection.
+func NewServer(opts Options, open OpenFunc) *Server {
+	opts.defaults()
+	s := &Server{opts: opts, open: open, log: opts.Logger, conns: make(map[string]*Conn)}
+	return s
+}
+
+// Options returns the options in force, defaults filled in.
+func (s *Server) Options() Options { return s.opts }
+
+// Len returns the number of open connections.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Shutdown closes every connection with ReasonServerShutdown and refuses
+// new ones. It returns when all are closed or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close(ReasonServerShutdown)
+	}
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// HTTP error codes of the Engine.IO spec.
+const (
+	errTransportUnknown  = 0
+	errSessionUnknown    = 1
+	errBadHandshake      = 2
+	errBadRequest        = 3
+	errForbidden         = 4
+	errUnsupportedVerion = 5
+)
+
+var errorMessages = map[int]string{
+	errTransportUnknown:  "Transport unknown",
+	errSessionUnknown:    "Session ID unknown",
+	errBadHandshake:      "Bad handshake method",
+	errBadRequest:        "Bad request",
+	errForbidden:         "Forbidden",
+	errUnsupportedVerion: "Unsupported protocol version",
+}
+
+func writeError(w http.ResponseWriter, status, code int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	body, _ := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{code, errorMessages[code]})
+	w.Write(body)
+}
+
+// ServeHTTP routes a request to the handshake, a transport or an error.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin != "" && !s.originAllowed(origin, r) {
+		writeError(w, http.StatusForbidden, errForbidden)
+		return
+	}
+	s.cors(w, r, origin)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("EIO") != "4" {
+		writeError(w, http.StatusBadRequest, errUnsupportedVerion)
+		return
+	}
+	transport := q.Get("transport")
+	if !s.transportEnabled(transport) {
+		writeError(w, http.StatusBadRequest, errTransportUnknown)
+		return
+	}
+	sid := q.Get("sid")
+	if sid == "" {
+		s.handshake(w, r, transport)
+		return
+	}
+	c := s.lookup(sid)
+	if c == nil {
+		writeError(w, http.StatusBadRequest, errSessionUnknown)
+		return
+	}
+	if transport == "websocket" {
+		if !isUpgrade(r) {
+			writeError(w, http.StatusBadRequest, errBadRequest)
+			return
+		}
+		c.upgrade(w, r)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		c.poll(w, r)
+	case http.MethodPost:
+		c.post(w, r)
+	default:
+		writeError(w, http.StatusBadRequest, errBadRequest)
+	}
+}
+
+func (s *Server) transportEnabled(t string) bool {
+	switch t {
+	case "polling":
+		return !s.opts.DisablePolling
+	case "websocket":
+		return !s.opts.DisableWebSocket
+	}
+	return false
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// originAllowed applies the allowlist; with none, only the page's own
+// origin (same host) may connect.
+func (s *Server) originAllowed(origin string, r *http.Request) bool {
+	for _, o := range s.opts.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	if len(s.opts.AllowedOrigins) > 0 {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+func (s *Server) cors(w http.ResponseWriter, r *http.Request, origin string) {
+	if origin == "" {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			h.Set("Access-Control-Allow-Headers", req)
+		}
+		h.Set("Access-Control-Max-Age", "86400")
+	}
+}
+
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
+	if transport == "polling" && r.Method != http.MethodGet {
+		writeError(w, http.StatusBadRequest, errBadHandshake)
+		return
+	}
+	if transport == "websocket" && !isUpgrade(r) {
+		writeError(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	c := newConn(s, newID(), r)
+	if !s.add(c) {
+		writeError(w, http.StatusServiceUnavailable, errBadRequest)
+		return
+	}
+	c.recv = s.open(c)
+	if transport == "websocket" {
+		c.serveWebSocket(w, r, true)
+		return
+	}
+	c.transport = transportPolling
+	c.enqueue(frame{typ: typeOpen, data: s.openPacket(c.id, true)})
+	c.startHeartbeat()
+	c.poll(w, r)
+}
+
+func (s *Server) openPacket(sid string, canUpgrade bool) []byte {
+	upgrades := []string{}
+	if canUpgrade && !s.opts.DisableWebSocket {
+		upgrades = append(upgrades, "websocket")
+	}
+	b, _ := json.Marshal(struct {
+		SID          string   `json:"sid"`
+		Upgrades     []string `json:"upgrades"`
+		PingInterval int64    `json:"pingInterval"`
+		PingTimeout  int64    `json:"pingTimeout"`
+		MaxPayload   int      `json:"maxPayload"`
+	}{sid, upgrades, s.opts.PingInterval.Milliseconds(), s.opts.PingTimeout.Milliseconds(), s.opts.MaxPayload})
+	return b
+}
+
+func (s *Server) add(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown {
+		return false
+	}
+	s.conns[c.id] = c
+	return true
+}
+
+func (s *Server) remove(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	s.mu.Unlock()
+}
+
+func (s *Server) lookup(sid string) *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[sid]
+}
+
+// newID returns a random session id, 20 URL-safe characters.
+func newID() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

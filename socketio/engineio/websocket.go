@@ -1,0 +1,271 @@
+package engineio
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// writeTimeout bounds one flush to a WebSocket: a peer that does not read
+// for that long is gone.
+const writeTimeout = 10 * time.Second
+
+// upgradeTimeout bounds the probe exchange of an upgrade.
+const upgradeTimeout = 10 * time.Second
+
+// Control frames travel in the queue as frames with these types, which no
+// Engine.IO packet uses.
+const (
+	ctrlPong  byte = 'P'
+	ctrlClose byte = 'C'
+)
+
+// Writers are borrowed only while flushing, so idle connections hold none.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+
+// wsTransport is a WebSocket under a Conn.
+type wsTransport struct {
+	conn    net.Conn
+	r       io.Reader
+	closing bool // flush what is queued, then close (guarded by Conn.mu)
+}
+
+func (c *Conn) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsTransport, bool) {
+	u := ws.HTTPUpgrader{}
+	conn, rw, _, err := u.Upgrade(r, w)
+	if err != nil {
+		c.srv.log.Debug("engineio: websocket upgrade failed", "err", err)
+		return nil, false
+	}
+	var rd io.Reader = conn
+	if n := rw.Reader.Buffered(); n > 0 {
+		// Bytes the client sent right behind its handshake.
+		b, _ := rw.Reader.Peek(n)
+		rd = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
+	}
+	return &wsTransport{conn: conn, r: rd}, true
+}
+
+// serveWebSocket runs a connection that starts on WebSocket.
+func (c *Conn) serveWebSocket(w http.ResponseWriter, r *http.Request, _ bool) {
+	t, ok := c.acceptWebSocket(w, r)
+	if !ok {
+		c.abort(ReasonTransportError)
+		return
+	}
+	c.mu.Lock()
+	c.transport = transportWebSocket
+	c.ws = t
+	c.mu.Unlock()
+	c.enqueue(frame{typ: typeOpen, data: c.srv.openPacket(c.id, false)})
+	c.startHeartbeat()
+	c.readLoop(t)
+}
+
+// upgrade moves a polling connection to WebSocket: the client probes with
+// "2probe", we answer "3probe", the pending poll ends with a noop, and the
+// client confirms with "5".
+func (c *Conn) upgrade(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.transport != transportPolling || c.upgrading || c.closed {
+		c.mu.Unlock()
+		writeError(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	c.upgrading = true
+	c.mu.Unlock()
+	t, ok := c.acceptWebSocket(w, r)
+	if ok && c.probe(t) {
+		c.readLoop(t)
+		return
+	}
+	c.mu.Lock()
+	c.upgrading = false
+	c.mu.Unlock()
+	if ok {
+		t.conn.Close()
+	}
+}
+
+// probe runs the upgrade exchange and switches the transport on success.
+func (c *Conn) probe(t *wsTransport) bool {
+	t.conn.SetDeadline(time.Now().Add(upgradeTimeout))
+	defer t.conn.SetDeadline(time.Time{})
+	msg, op, err := c.readMessage(t)
+	if err != nil || op != ws.OpText || string(msg) != "2probe" {
+		return false
+	}
+	if err := writeFrames(t.conn, []frame{{typ: typePong, data: []byte("probe")}}); err != nil {
+		return false
+	}
+	c.mu.Lock()
+	c.kickLocked() // ends the pending poll with a noop
+	c.mu.Unlock()
+	msg, op, err = c.readMessage(t)
+	if err != nil || op != ws.OpText || string(msg) != string(typeUpgrade) {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.transport = transportWebSocket
+	c.ws = t
+	c.upgrading = false
+	select { // a poll still pending ends with a noop
+	case c.wake <- struct{}{}:
+	default:
+	}
+	if len(c.queue) > 0 {
+		c.kickLocked()
+	}
+	return true
+}
+
+// readLoop reads messages until the connection ends.
+func (c *Conn) readLoop(t *wsTransport) {
+	for {
+		msg, op, err := c.readMessage(t)
+		if err != nil {
+			c.abort(ReasonTransportClose)
+			return
+		}
+		switch op {
+		case ws.OpBinary:
+			c.deliver(packet{typ: typeMessage, data: msg, binary: true})
+		case ws.OpText:
+			p, err := decodeText(msg)
+			if err != nil {
+				c.srv.log.Info("engineio: invalid packet, closing", "sid", c.id, "transport", "websocket")
+				c.abort(ReasonParseError)
+				return
+			}
+			c.deliver(p)
+		}
+	}
+}
+
+// readMessage reads one data message, answering pings and joining
+// fragments, never holding more than MaxPayload.
+func (c *Conn) readMessage(t *wsTransport) ([]byte, ws.OpCode, error) {
+	var msg []byte
+	var op ws.OpCode
+	for {
+		h, err := ws.ReadHeader(t.r)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !h.Masked || h.Length < 0 || int64(len(msg))+h.Length > int64(c.srv.opts.MaxPayload) {
+			return nil, 0, ws.ErrProtocolMaskRequired
+		}
+		payload := make([]byte, h.Length)
+		if _, err := io.ReadFull(t.r, payload); err != nil {
+			return nil, 0, err
+		}
+		ws.Cipher(payload, h.Mask, 0)
+		switch {
+		case h.OpCode == ws.OpClose:
+			return nil, 0, io.EOF
+		case h.OpCode == ws.OpPing:
+			c.mu.Lock()
+			current := c.ws == t
+			c.mu.Unlock()
+			if current { // during a probe the queue still feeds polling
+				c.enqueue(frame{typ: ctrlPong, data: payload})
+			}
+			continue
+		case h.OpCode == ws.OpPong:
+			continue
+		case h.OpCode == ws.OpContinuation:
+			if op == 0 {
+				return nil, 0, ws.ErrProtocolContinuationUnexpected
+			}
+		default:
+			op = h.OpCode
+		}
+		msg = append(msg, payload...)
+		if h.Fin {
+			return msg, op, nil
+		}
+	}
+}
+
+// writeLoop flushes the queue to the WebSocket, every pending frame in one
+// write, until it is empty; then it exits.
+func (c *Conn) writeLoop(t *wsTransport) {
+	for {
+		c.mu.Lock()
+		frames := c.takeLocked()
+		if len(frames) == 0 {
+			c.writing = false
+			closing := t.closing
+			c.mu.Unlock()
+			if closing {
+				writeFrames(t.conn, []frame{{typ: ctrlClose}})
+				t.conn.Close()
+			}
+			return
+		}
+		c.mu.Unlock()
+		if err := writeFrames(t.conn, frames); err != nil {
+			c.mu.Lock()
+			c.writing = false
+			c.mu.Unlock()
+			c.abort(ReasonTransportError)
+			t.conn.Close()
+			return
+		}
+	}
+}
+
+// writeFrames writes frames as WebSocket frames and flushes once.
+func writeFrames(conn net.Conn, frames []frame) error {
+	w := writerPool.Get().(*bufio.Writer)
+	w.Reset(conn)
+	defer func() {
+		w.Reset(nil)
+		writerPool.Put(w)
+	}()
+	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	for _, f := range frames {
+		var err error
+		switch {
+		case f.binary:
+			err = writeFrame(w, ws.OpBinary, 0, f.data)
+		case f.typ == ctrlPong:
+			err = writeFrame(w, ws.OpPong, 0, f.data)
+		case f.typ == ctrlClose:
+			err = writeFrame(w, ws.OpClose, 0, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
+		default:
+			err = writeFrame(w, ws.OpText, f.typ, f.data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+// writeFrame writes one unfragmented frame; a non-zero prefix byte goes
+// before data, so a shared payload needs no copy per recipient.
+func writeFrame(w *bufio.Writer, op ws.OpCode, prefix byte, data []byte) error {
+	n := int64(len(data))
+	if prefix != 0 {
+		n++
+	}
+	if err := ws.WriteHeader(w, ws.Header{Fin: true, OpCode: op, Length: n}); err != nil {
+		return err
+	}
+	if prefix != 0 {
+		w.WriteByte(prefix)
+	}
+	_, err := w.Write(data)
+	return err
+}

@@ -1,0 +1,228 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Middleware decides whether a socket may connect, from its handshake
+// (Socket.Handshake, with the CONNECT auth payload). A non-nil error
+// refuses it with a CONNECT_ERROR; use *ConnectError to choose the
+// message and data the client sees, any other error shows its text.
+// It may set Socket.Data.
+type Middleware func(s *Socket) error
+
+// ConnectError refuses a connection with a message and optional data.
+type ConnectError struct {
+	Message string
+	Data    any
+}
+
+func (e *ConnectError) Error() string { return e.Message }
+
+// Namespace is a communication channel multiplexed over the connections;
+// it holds its sockets and rooms.
+type Namespace struct {
+	srv  *Server
+	name string
+
+	mu          sync.RWMutex
+	middlewares []Middleware
+	onConnect   func(*Socket)
+	sockets     map[string]*Socket
+	rooms       map[string]map[*Socket]struct{}
+}
+
+func newNamespace(s *Server, name string) *Namespace {
+	return &Namespace{srv: s, name: name, sockets: make(map[string]*Socket), rooms: make(map[string]map[*Socket]struct{})}
+}
+
+// Name returns the namespace's name, e.g. "/".
+func (n *Namespace) Name() string { return n.name }
+
+// Use adds a middleware; they run in order for every connection.
+func (n *Namespace) Use(m Middleware) {
+	n.mu.Lock()
+	n.middlewares = append(n.middlewares, m)
+	n.mu.Unlock()
+}
+
+// OnConnection sets the handler of new sockets. It runs before the
+// socket's first event is dispatched, so it is where On is called.
+func (n *Namespace) OnConnection(f func(*Socket)) {
+	n.mu.Lock()
+	n.onConnect = f
+	n.mu.Unlock()
+}
+
+// Len returns the number of sockets connected on this instance.
+func (n *Namespace) Len() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.sockets)
+}
+
+// connect runs a CONNECT: recovery first, then the middlewares, then the
+// reply, the missed packets and the connection handler.
+func (n *Namespace) connect(c *client, auth []byte) {
+	s := newSocket(n, c, auth)
+	missed := n.recover(s, auth)
+	n.mu.RLock()
+	mws, onConnect := n.middlewares, n.onConnect
+	n.mu.RUnlock()
+	for _, m := range mws {
+		if err := m(s); err != nil {
+			var ce *ConnectError
+			if !errors.As(err, &ce) {
+				ce = &ConnectError{Message: err.Error()}
+			}
+			c.send(connectError(n.name, ce))
+			return
+		}
+	}
+	if !c.add(s) {
+		return
+	}
+	n.mu.Lock()
+	n.sockets[s.id] = s
+	n.mu.Unlock()
+	s.Join(s.id)
+	s.Join(s.restoredRooms...)
+	n.srv.metrics.sockets.Inc()
+
+	reply := struct {
+		SID string `json:"sid"`
+		PID string `json:"pid,omitempty"`
+	}{s.id, s.pid}
+	data, _ := json.Marshal(reply)
+	c.send(appendPacket(nil, typeConnect, n.name, 0, -1, data))
+	for _, b := range missed {
+		c.send(b.Packet, b.Attachments...)
+	}
+	if onConnect != nil {
+		onConnect(s)
+	}
+}
+
+// recover restores the session the client names in its auth payload, if
+// the store still has it and the missed packets are known.
+func (n *Namespace) recover(s *Socket, auth []byte) []Broadcast {
+	r := n.srv.opts.Recovery
+	if r == nil {
+		return nil
+	}
+	s.pid = newID()
+	var claim struct {
+		PID    string `json:"pid"`
+		Offset string `json:"offset"`
+	}
+	if len(auth) == 0 || json.Unmarshal(auth, &claim) != nil || claim.PID == "" || claim.Offset == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := r.Sessions.Take(ctx, claim.PID)
+	if err != nil || st.Namespace != n.name {
+		n.srv.metrics.recoveries.WithLabelValues("failed").Inc()
+		return nil
+	}
+	missed, ok, err := r.Replayer.Replay(ctx, n.name, append(st.Rooms, st.SID), claim.Offset)
+	if err != nil || !ok {
+		n.srv.metrics.recoveries.WithLabelValues("failed").Inc()
+		return nil
+	}
+	s.id, s.pid, s.recovered, s.restoredRooms = st.SID, st.PID, true, st.Rooms
+	n.srv.metrics.recoveries.WithLabelValues("ok").Inc()
+	return missed
+}
+
+// remove takes a closing socket out of the namespace and its rooms.
+func (n *Namespace) remove(s *Socket, rooms []string) {
+	n.mu.Lock()
+	if n.sockets[s.id] == s {
+		delete(n.sockets, s.id)
+	}
+	for _, r := range rooms {
+		n.leaveLocked(s, r)
+	}
+	n.mu.Unlock()
+}
+
+func (n *Namespace) join(s *Socket, rooms []string) {
+	n.mu.Lock()
+	for _, r := range rooms {
+		members := n.rooms[r]
+		if members == nil {
+			members = make(map[*Socket]struct{}, 1)
+			n.rooms[r] = members
+		}
+		members[s] = struct{}{}
+	}
+	n.mu.Unlock()
+}
+
+func (n *Namespace) leave(s *Socket, room string) {
+	n.mu.Lock()
+	n.leaveLocked(s, room)
+	n.mu.Unlock()
+}
+
+func (n *Namespace) leaveLocked(s *Socket, room string) {
+	if members := n.rooms[room]; members != nil {
+		delete(members, s)
+		if len(members) == 0 {
+			delete(n.rooms, room)
+		}
+	}
+}
+
+// RoomSize returns how many local sockets are in room.
+func (n *Namespace) RoomSize(room string) int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.rooms[room])
+}
+
+// deliver sends an encoded broadcast to the local sockets it targets.
+// Sending only queues, so the lock is held for the walk and no longer.
+func (n *Namespace) deliver(b Broadcast) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var except map[*Socket]struct{}
+	if len(b.Except) > 0 {
+		except = make(map[*Socket]struct{})
+		for _, r := range b.Except {
+			for s := range n.rooms[r] {
+				except[s] = struct{}{}
+			}
+		}
+	}
+	send := func(s *Socket) {
+		if _, skip := except[s]; !skip {
+			s.client.send(b.Packet, b.Attachments...)
+		}
+	}
+	switch len(b.Rooms) {
+	case 0:
+		for _, s := range n.sockets {
+			send(s)
+		}
+	case 1:
+		for s := range n.rooms[b.Rooms[0]] {
+			send(s)
+		}
+	default:
+		seen := make(map[*Socket]struct{})
+		for _, r := range b.Rooms {
+			for s := range n.rooms[r] {
+				if _, dup := seen[s]; !dup {
+					seen[s] = struct{}{}
+					send(s)
+				}
+			}
+		}
+	}
+}

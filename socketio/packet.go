@@ -1,0 +1,144 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+)
+
+// Socket.IO packet types.
+const (
+	typeConnect      byte = 0
+	typeDisconnect   byte = 1
+	typeEvent        byte = 2
+	typeAck          byte = 3
+	typeConnectError byte = 4
+	typeBinaryEvent  byte = 5
+	typeBinaryAck    byte = 6
+)
+
+// maxAttachments bounds the binary attachments of one packet.
+const maxAttachments = 64
+
+var errBadPacket = errors.New("socketio: invalid packet")
+
+// packet is one Socket.IO packet. id is -1 when the packet has none; data
+// is its raw JSON, nil when absent.
+type packet struct {
+	typ         byte
+	nsp         string
+	id          int64
+	data        []byte
+	attachments int
+}
+
+// decodePacket parses the text form: type, [attachments "-"], ["/nsp,"],
+// [id], [JSON].
+func decodePacket(b []byte) (packet, error) {
+	p := packet{nsp: "/", id: -1}
+	if len(b) == 0 || b[0] < '0' || b[0] > '6' {
+		return p, errBadPacket
+	}
+	p.typ = b[0] - '0'
+	b = b[1:]
+	if p.typ == typeBinaryEvent || p.typ == typeBinaryAck {
+		i := bytes.IndexByte(b, '-')
+		if i <= 0 || i > 3 {
+			return p, errBadPacket
+		}
+		n, err := strconv.Atoi(string(b[:i]))
+		if err != nil || n < 0 || n > maxAttachments {
+			return p, errBadPacket
+		}
+		p.attachments = n
+		b = b[i+1:]
+	}
+	if len(b) > 0 && b[0] == '/' {
+		i := bytes.IndexByte(b, ',')
+		if i < 0 {
+			i = len(b)
+		}
+		p.nsp = string(b[:i])
+		b = b[min(i+1, len(b)):]
+	}
+	digits := 0
+	for digits < len(b) && b[digits] >= '0' && b[digits] <= '9' {
+		digits++
+	}
+	if digits > 0 {
+		id, err := strconv.ParseInt(string(b[:digits]), 10, 64)
+		if err != nil {
+			return p, errBadPacket
+		}
+		p.id = id
+		b = b[digits:]
+	}
+	if len(b) > 0 {
+		if !json.Valid(b) {
+			return p, errBadPacket
+		}
+		p.data = b
+	}
+	return p, p.validate()
+}
+
+// validate checks the payload each type must carry.
+func (p *packet) validate() error {
+	switch p.typ {
+	case typeConnect:
+		if p.data != nil && p.data[0] != '{' {
+			return errBadPacket
+		}
+	case typeDisconnect:
+		if p.data != nil {
+			return errBadPacket
+		}
+	case typeEvent, typeBinaryEvent:
+		if len(p.data) < 2 || p.data[0] != '[' {
+			return errBadPacket
+		}
+		if _, err := eventName(p.data); err != nil {
+			return err
+		}
+	case typeAck, typeBinaryAck:
+		if p.id < 0 || len(p.data) < 2 || p.data[0] != '[' {
+			return errBadPacket
+		}
+	case typeConnectError:
+		// Only servers send it.
+		return errBadPacket
+	}
+	return nil
+}
+
+// eventName returns the first element of an event's array, a string.
+func eventName(data []byte) (string, error) {
+	var head []json.RawMessage
+	if err := json.Unmarshal(data, &head); err != nil || len(head) == 0 {
+		return "", errBadPacket
+	}
+	var name string
+	if err := json.Unmarshal(head[0], &name); err != nil {
+		return "", errBadPacket
+	}
+	return name, nil
+}
+
+// appendPacket appends the text form of a packet whose data is already
+// encoded.
+func appendPacket(buf []byte, typ byte, nsp string, attachments int, id int64, data []byte) []byte {
+	buf = append(buf, '0'+typ)
+	if typ == typeBinaryEvent || typ == typeBinaryAck {
+		buf = strconv.AppendInt(buf, int64(attachments), 10)
+		buf = append(buf, '-')
+	}
+	if nsp != "/" && nsp != "" {
+		buf = append(buf, nsp...)
+		buf = append(buf, ',')
+	}
+	if id >= 0 {
+		buf = strconv.AppendInt(buf, id, 10)
+	}
+	return append(buf, data...)
+}

@@ -1,0 +1,166 @@
+package socketio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/globalchat/globalchat/socketio/engineio"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Engine configures the transport: heartbeat, maxPayload, origins,
+	// outbound queue bounds.
+	Engine engineio.Options
+	// ConnectTimeout: a client that joins no namespace within it is
+	// closed. Default 45s.
+	ConnectTimeout time.Duration
+	// Adapter carries broadcasts to other instances; default LocalAdapter.
+	Adapter Adapter
+	// Recovery turns connection state recovery on when not nil.
+	Recovery *RecoveryOptions
+	Logger   *slog.Logger
+	// Registerer receives the server's metrics; nil for none.
+	Registerer prometheus.Registerer
+}
+
+// RecoveryOptions configure connection state recovery.
+type RecoveryOptions struct {
+	// MaxDisconnection is how long a lost session can be recovered.
+	// Default 2 minutes.
+	MaxDisconnection time.Duration
+	// Sessions keeps lost sessions; default in memory.
+	Sessions SessionStore
+	// Replayer finds the packets a session missed. By default the server
+	// keeps a log of its broadcasts in memory and gives each one an
+	// offset itself; with a Replayer of its own, the application gives
+	// the offsets (BroadcastOperator.WithOffset) and broadcasts without
+	// one are not replayed.
+	Replayer Replayer
+}
+
+// Server is a Socket.IO server. Mount it at /socket.io/.
+type Server struct {
+	opts     Options
+	engine   *engineio.Server
+	log      *slog.Logger
+	metrics  *metrics
+	adapter  Adapter
+	memLog   *memoryLog // the default Replayer, when recovery uses it
+	instance string     // prefix of automatic offsets
+	offsets  atomic.Uint64
+
+	mu   sync.RWMutex
+	nsps map[string]*Namespace
+}
+
+// NewServer returns a server with the main namespace "/" created, and
+// starts its adapter.
+func NewServer(opts Options) (*Server, error) {
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 45 * time.Second
+	}
+	if opts.Adapter == nil {
+		opts.Adapter = LocalAdapter{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Engine.Logger == nil {
+		opts.Engine.Logger = opts.Logger
+	}
+	s := &Server{opts: opts, log: opts.Logger, adapter: opts.Adapter, nsps: make(map[string]*Namespace), instance: newID()[:8]}
+	if r := opts.Recovery; r != nil {
+		if r.MaxDisconnection <= 0 {
+			r.MaxDisconnection = 2 * time.Minute
+		}
+		if r.Sessions == nil {
+			r.Sessions = newMemorySessions()
+		}
+		if r.Replayer == nil {
+			s.memLog = newMemoryLog(r.MaxDisconnection, 10_000)
+			r.Replayer = s.memLog
+		}
+	}
+	s.metrics = newMetrics(opts.Registerer)
+	s.engine = engineio.NewServer(opts.Engine, s.open)
+	s.Of("/")
+	if err := s.adapter.Start(context.Background(), s.deliverRemote); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ServeHTTP serves the Engine.IO endpoint.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Of returns the namespace with that name, creating it.
+func (s *Server) Of(name string) *Namespace {
+	if name == "" || name[0] != '/' {
+		name = "/" + name
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.nsps[name]
+	if !ok {
+		n = newNamespace(s, name)
+		s.nsps[name] = n
+	}
+	return n
+}
+
+func (s *Server) namespace(name string) *Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.nsps[name]
+}
+
+// Connections returns the number of open Engine.IO connections.
+func (s *Server) Connections() int { return s.engine.Len() }
+
+// Shutdown closes every connection (their sessions stay recoverable, so
+// clients reconnect, elsewhere if need be, without losing what was sent)
+// and stops the adapter.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.engine.Shutdown(ctx)
+	return errors.Join(err, s.adapter.Close())
+}
+
+func (s *Server) open(c *engineio.Conn) engineio.Receiver {
+	cl := &client{srv: s, conn: c, sockets: make(map[string]*Socket)}
+	cl.timer = time.AfterFunc(s.opts.ConnectTimeout, cl.connectTimeout)
+	s.metrics.connections.Inc()
+	return cl
+}
+
+// deliverRemote delivers another instance's broadcast to local sockets.
+func (s *Server) deliverRemote(b Broadcast) {
+	if n := s.namespace(b.Namespace); n != nil {
+		n.deliver(b)
+		if s.memLog != nil {
+			if off := offsetOf(b.Packet); off != "" {
+				s.memLog.append(off, b)
+			}
+		}
+	}
+}
+
+// nextOffset returns a fresh automatic offset.
+func (s *Server) nextOffset() string {
+	return s.instance + "-" + itoa(s.offsets.Add(1))
+}
+
+// newID returns a random id, 20 URL-safe characters.
+func newID() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,340 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Reason says why a socket disconnected: the transport's reasons
+// (engineio.Reason values such as "transport close", "ping timeout",
+// "slow client") or one of these.
+type Reason string
+
+// Disconnect reasons of the socket layer.
+const (
+	ReasonServerDisconnect Reason = "server namespace disconnect"
+	ReasonClientDisconnect Reason = "client namespace disconnect"
+)
+
+// recoverable lists the reasons after which a session is kept for
+// connection state recovery: the client did not mean to leave.
+var recoverable = map[Reason]bool{
+	"transport close": true, "transport error": true, "ping timeout": true,
+	"forced close": true, "server shutting down": true, "slow client": true,
+}
+
+// Handshake is what a socket's connection carried.
+type Handshake struct {
+	Auth       json.RawMessage // the CONNECT payload; nil when absent
+	Header     http.Header
+	Query      url.Values
+	RemoteAddr string
+	Time       time.Time
+}
+
+// Event is an event received from a client. Args are its JSON arguments,
+// in which binary arguments are placeholders for Attachments (Values
+// puts them back).
+type Event struct {
+	Name        string
+	Args        []json.RawMessage
+	Attachments [][]byte
+	ack         func(args ...any) error
+}
+
+// HasAck reports whether the client waits for an acknowledgement.
+func (e *Event) HasAck() bool { return e.ack != nil }
+
+// Ack answers the client's acknowledgement callback, once; it returns an
+// error when none was asked for or it was already sent.
+func (e *Event) Ack(args ...any) error {
+	if e.ack == nil {
+		return errors.New("socketio: no acknowledgement requested")
+	}
+	f := e.ack
+	e.ack = nil
+	return f(args...)
+}
+
+// Values decodes the arguments into Go values, []byte for binary ones.
+func (e *Event) Values() ([]any, error) {
+	out := make([]any, len(e.Args))
+	for i, raw := range e.Args {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, err
+		}
+		v, err := insertBinary(v, e.Attachments)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// EventHandler handles an event. Handlers of one socket run one at a time,
+// in the order the events arrived.
+type EventHandler func(s *Socket, e *Event)
+
+// ErrDisconnected is returned by EmitWithAck when the socket goes first.
+var ErrDisconnected = errors.New("socketio: socket disconnected")
+
+// Socket is a client's connection to one namespace.
+type Socket struct {
+	nsp       *Namespace
+	client    *client
+	id, pid   string
+	handshake Handshake
+	recovered bool
+	// restoredRooms are the rooms a recovered session gets back.
+	restoredRooms []string
+
+	// Data belongs to the application: set it in a middleware or the
+	// connection handler.
+	Data any
+
+	mu           sync.Mutex
+	handlers     map[string]EventHandler
+	onDisconnect []func(Reason)
+	rooms        []string
+	acks         map[int64]chan *Event
+	nextAck      int64
+	closed       bool
+}
+
+func newSocket(n *Namespace, c *client, auth []byte) *Socket {
+	info := c.conn.Request()
+	return &Socket{
+		nsp: n, client: c, id: newID(),
+		handshake: Handshake{Auth: auth, Header: info.Header, Query: info.Query, RemoteAddr: info.RemoteAddr, Time: info.Time},
+	}
+}
+
+// ID returns the socket's public id (the same after a recovery).
+func (s *Socket) ID() string { return s.id }
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// Handshake returns what the connection carried.
+func (s *Socket) Handshake() Handshake { return s.handshake }
+
+// Recovered reports whether this socket is a recovered session, which got
+// its id, rooms and missed packets back.
+func (s *Socket) Recovered() bool { return s.recovered }
+
+// Transport returns "polling" or "websocket".
+func (s *Socket) Transport() string { return s.client.conn.Transport() }
+
+// On sets the handler of an event.
+func (s *Socket) On(event string, h EventHandler) {
+	s.mu.Lock()
+	if s.handlers == nil {
+		s.handlers = make(map[string]EventHandler, 1)
+	}
+	s.handlers[event] = h
+	s.mu.Unlock()
+}
+
+// OnDisconnect adds a function called once when the socket disconnects,
+// after it left its rooms.
+func (s *Socket) OnDisconnect(f func(Reason)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, f)
+	s.mu.Unlock()
+}
+
+// Join adds the socket to rooms.
+func (s *Socket) Join(rooms ...string) {
+	s.mu.Lock()
+	for _, r := range rooms {
+		if !slices.Contains(s.rooms, r) {
+			s.rooms = append(s.rooms, r)
+		}
+	}
+	s.mu.Unlock()
+	s.nsp.join(s, rooms)
+}
+
+// Leave removes the socket from a room.
+func (s *Socket) Leave(room string) {
+	s.mu.Lock()
+	s.rooms = slices.DeleteFunc(s.rooms, func(r string) bool { return r == room })
+	s.mu.Unlock()
+	s.nsp.leave(s, room)
+}
+
+// Rooms returns the rooms the socket is in, its own id room included.
+func (s *Socket) Rooms() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.rooms)
+}
+
+// Emit sends an event to this socket. []byte arguments travel as binary.
+func (s *Socket) Emit(event string, args ...any) error {
+	pkt, att, err := encodeEvent(s.nsp.name, event, -1, args)
+	if err != nil {
+		return err
+	}
+	return s.client.send(pkt, att...)
+}
+
+// EmitWithAck sends an event and waits for the client's acknowledgement,
+// returning its arguments.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
+	ch := make(chan *Event, 1)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrDisconnected
+	}
+	id := s.nextAck
+	s.nextAck++
+	if s.acks == nil {
+		s.acks = make(map[int64]chan *Event)
+	}
+	s.acks[id] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.acks, id)
+		s.mu.Unlock()
+	}()
+	pkt, att, err := encodeEvent(s.nsp.name, event, id, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.client.send(pkt, att...); err != nil {
+		return nil, err
+	}
+	select {
+	case e := <-ch:
+		if e == nil {
+			return nil, ErrDisconnected
+		}
+		return e.Args, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Disconnect ends the socket from the server's side: the client is told
+// ("io server disconnect") and does not reconnect by itself. The
+// connection closes when it has no namespace left.
+func (s *Socket) Disconnect() {
+	s.client.send(appendPacket(nil, typeDisconnect, s.nsp.name, 0, -1, nil))
+	s.close(ReasonServerDisconnect)
+	s.client.closeIfEmpty()
+}
+
+// encodeEvent encodes an EVENT (or BINARY_EVENT) packet.
+func encodeEvent(nsp, event string, id int64, args []any) ([]byte, [][]byte, error) {
+	data, att, err := encodeArgs(make([]byte, 0, 64), event, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	typ := typeEvent
+	if len(att) > 0 {
+		typ = typeBinaryEvent
+	}
+	return appendPacket(make([]byte, 0, len(data)+len(nsp)+8), typ, nsp, len(att), id, data), att, nil
+}
+
+func (s *Socket) onEvent(p packet, attachments [][]byte) {
+	var args []json.RawMessage
+	if err := json.Unmarshal(p.data, &args); err != nil || len(args) == 0 {
+		return
+	}
+	e := &Event{Args: args[1:], Attachments: attachments}
+	json.Unmarshal(args[0], &e.Name)
+	if p.id >= 0 {
+		e.ack = s.acker(p.id)
+	}
+	s.mu.Lock()
+	h := s.handlers[e.Name]
+	s.mu.Unlock()
+	if h != nil {
+		h(s, e)
+	}
+}
+
+// acker returns the function that answers the client's ack id.
+func (s *Socket) acker(id int64) func(args ...any) error {
+	return func(args ...any) error {
+		data, att, err := encodeArgs(make([]byte, 0, 64), "", args)
+		if err != nil {
+			return err
+		}
+		typ := typeAck
+		if len(att) > 0 {
+			typ = typeBinaryAck
+		}
+		return s.client.send(appendPacket(nil, typ, s.nsp.name, len(att), id, data), att...)
+	}
+}
+
+func (s *Socket) onAck(p packet, attachments [][]byte) {
+	var args []json.RawMessage
+	if json.Unmarshal(p.data, &args) != nil {
+		return
+	}
+	s.mu.Lock()
+	ch := s.acks[p.id]
+	delete(s.acks, p.id)
+	s.mu.Unlock()
+	if ch != nil {
+		ch <- &Event{Args: args, Attachments: attachments}
+	}
+}
+
+// close takes the socket out of its namespace, keeps its session for
+// recovery when the client did not mean to leave, and runs the disconnect
+// handlers.
+func (s *Socket) close(reason Reason) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	rooms := s.rooms
+	handlers := s.onDisconnect
+	for id, ch := range s.acks {
+		close(ch)
+		delete(s.acks, id)
+	}
+	s.mu.Unlock()
+
+	s.nsp.remove(s, rooms)
+	s.client.remove(s)
+	s.nsp.srv.metrics.sockets.Dec()
+	s.nsp.srv.metrics.disconnects.WithLabelValues(string(reason)).Inc()
+	if recoverable[reason] {
+		s.saveSession(rooms)
+	}
+	for _, f := range handlers {
+		f(reason)
+	}
+}
+
+func (s *Socket) saveSession(rooms []string) {
+	r := s.nsp.srv.opts.Recovery
+	if r == nil || s.pid == "" {
+		return
+	}
+	kept := slices.DeleteFunc(slices.Clone(rooms), func(room string) bool { return room == s.id })
+	st := SessionState{PID: s.pid, SID: s.id, Namespace: s.nsp.name, Rooms: kept, Lost: time.Now()}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Sessions.Save(ctx, st, r.MaxDisconnection); err != nil {
+		s.nsp.srv.log.Warn("socketio: session not kept for recovery", "sid", s.id, "err", err)
+	}
+}
