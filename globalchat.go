@@ -111,6 +111,7 @@ type RateLimiter interface {
 // Decision is a rate limiter's answer.
 type Decision struct {
 	Allowed    bool
+	Limit      int // messages allowed per minute
 	Remaining  int
 	RetryAfter time.Duration // when refused: how long until one more is allowed
 }

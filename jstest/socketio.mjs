@@ -122,4 +122,4 @@ for (const mode of Object.keys(modes)) {
   });
 }
 
-await run("socketio-client", cases);
+process.exit((await run("socketio-client", cases)) ? 1 : 0);

@@ -65,11 +65,12 @@ func (n *Namespace) Len() int {
 	return len(n.sockets)
 }
 
-// connect runs a CONNECT: recovery first, then the middlewares, then the
-// reply, the missed packets and the connection handler.
+// connect runs a CONNECT: the session to recover is claimed, the
+// middlewares run, then the socket joins its rooms, gets the reply, the
+// missed packets, and the connection handler runs.
 func (n *Namespace) connect(c *client, auth []byte) {
 	s := newSocket(n, c, auth)
-	missed := n.recover(s, auth)
+	claim, restored := n.claim(s, auth)
 	n.mu.RLock()
 	mws, onConnect := n.middlewares, n.onConnect
 	n.mu.RUnlock()
@@ -89,10 +90,14 @@ func (n *Namespace) connect(c *client, auth []byte) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	n.mu.Unlock()
-	s.Join(s.id)
-	s.Join(s.restoredRooms...)
 	n.srv.metrics.sockets.Inc()
 
+	var missed []Broadcast
+	if restored != nil {
+		missed = n.replay(s, restored, claim)
+	} else {
+		s.Join(s.id)
+	}
 	reply := struct {
 		SID string `json:"sid"`
 		PID string `json:"pid,omitempty"`
@@ -102,17 +107,18 @@ func (n *Namespace) connect(c *client, auth []byte) {
 	for _, b := range missed {
 		c.send(b.Packet, b.Attachments...)
 	}
+	s.release(missed)
 	if onConnect != nil {
 		onConnect(s)
 	}
 }
 
-// recover restores the session the client names in its auth payload, if
-// the store still has it and the missed packets are known.
-func (n *Namespace) recover(s *Socket, auth []byte) []Broadcast {
+// claim takes the lost session the client names in its auth payload, if
+// the store still has it; the socket gets its id back.
+func (n *Namespace) claim(s *Socket, auth []byte) (offset string, st *SessionState) {
 	r := n.srv.opts.Recovery
 	if r == nil {
-		return nil
+		return "", nil
 	}
 	s.pid = newID()
 	var claim struct {
@@ -120,21 +126,40 @@ func (n *Namespace) recover(s *Socket, auth []byte) []Broadcast {
 		Offset string `json:"offset"`
 	}
 	if len(auth) == 0 || json.Unmarshal(auth, &claim) != nil || claim.PID == "" || claim.Offset == "" {
-		return nil
+		return "", nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := r.Sessions.Take(ctx, claim.PID)
-	if err != nil || st.Namespace != n.name {
+	got, err := r.Sessions.Take(ctx, claim.PID)
+	if err != nil || got.Namespace != n.name {
 		n.srv.metrics.recoveries.WithLabelValues("failed").Inc()
-		return nil
+		return "", nil
 	}
-	missed, ok, err := r.Replayer.Replay(ctx, n.name, append(st.Rooms, st.SID), claim.Offset)
+	s.id = got.SID
+	return claim.Offset, &got
+}
+
+// replay joins the socket to its restored rooms while holding what is
+// broadcast to it, then asks for what it missed. Joining first means no
+// broadcast falls between the two; holding lets release drop the ones the
+// replay already has, so each arrives once, in order. When the missed
+// packets are unknown the socket starts afresh, in no room but its own.
+func (n *Namespace) replay(s *Socket, st *SessionState, offset string) []Broadcast {
+	s.hold()
+	s.Join(s.id)
+	s.Join(st.Rooms...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	missed, ok, err := n.srv.opts.Recovery.Replayer.Replay(ctx, n.name, append(st.Rooms, st.SID), offset)
 	if err != nil || !ok {
 		n.srv.metrics.recoveries.WithLabelValues("failed").Inc()
+		for _, r := range st.Rooms {
+			s.Leave(r)
+		}
+		s.drop()
 		return nil
 	}
-	s.id, s.pid, s.recovered, s.restoredRooms = st.SID, st.PID, true, st.Rooms
+	s.pid, s.recovered = st.PID, true
 	n.srv.metrics.recoveries.WithLabelValues("ok").Inc()
 	return missed
 }
@@ -202,7 +227,7 @@ func (n *Namespace) deliver(b Broadcast) {
 	}
 	send := func(s *Socket) {
 		if _, skip := except[s]; !skip {
-			s.client.send(b.Packet, b.Attachments...)
+			s.deliver(b)
 		}
 	}
 	switch len(b.Rooms) {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -93,8 +94,11 @@ type Socket struct {
 	id, pid   string
 	handshake Handshake
 	recovered bool
-	// restoredRooms are the rooms a recovered session gets back.
-	restoredRooms []string
+
+	// While a recovering socket replays, broadcasts to it wait in held.
+	holding atomic.Bool
+	holdMu  sync.Mutex
+	held    []Broadcast
 
 	// Data belongs to the application: set it in a middleware or the
 	// connection handler.
@@ -233,6 +237,52 @@ func (s *Socket) Disconnect() {
 	s.client.send(appendPacket(nil, typeDisconnect, s.nsp.name, 0, -1, nil))
 	s.close(ReasonServerDisconnect)
 	s.client.closeIfEmpty()
+}
+
+// deliver sends a broadcast to the socket, or holds it during a replay.
+func (s *Socket) deliver(b Broadcast) {
+	if s.holding.Load() {
+		s.holdMu.Lock()
+		if s.holding.Load() {
+			s.held = append(s.held, b)
+			s.holdMu.Unlock()
+			return
+		}
+		s.holdMu.Unlock()
+	}
+	s.client.send(b.Packet, b.Attachments...)
+}
+
+func (s *Socket) hold() { s.holding.Store(true) }
+
+// release sends the held broadcasts that the replay did not already
+// contain, and stops holding.
+func (s *Socket) release(replayed []Broadcast) {
+	if !s.holding.Load() {
+		return
+	}
+	seen := make(map[string]bool, len(replayed))
+	for _, b := range replayed {
+		seen[offsetOf(b.Packet)] = true
+	}
+	s.holdMu.Lock()
+	defer s.holdMu.Unlock()
+	for _, b := range s.held {
+		if off := offsetOf(b.Packet); off == "" || !seen[off] {
+			s.client.send(b.Packet, b.Attachments...)
+		}
+	}
+	s.held = nil
+	s.holding.Store(false)
+}
+
+// drop forgets the held broadcasts of a recovery that failed: the socket
+// starts afresh.
+func (s *Socket) drop() {
+	s.holdMu.Lock()
+	s.held = nil
+	s.holding.Store(false)
+	s.holdMu.Unlock()
 }
 
 // encodeEvent encodes an EVENT (or BINARY_EVENT) packet.

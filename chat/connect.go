@@ -1,0 +1,79 @@
+package chat
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/socketio"
+)
+
+// authenticate is the namespace middleware: the connection flow's "verify
+// user" step.
+func (s *Service) authenticate(sock *socketio.Socket) error {
+	u, err := s.cfg.Auth.Authenticate(sock.Handshake().Auth)
+	if err != nil {
+		s.metrics.refusedConnects.Inc()
+		return &socketio.ConnectError{Message: err.Error()}
+	}
+	sock.Data = u
+	return nil
+}
+
+// history payload of chat:history.
+type historyPayload struct {
+	Messages []globalchat.Message `json:"messages"`
+}
+
+// presencePayload of user:joined and user:left.
+type presencePayload struct {
+	UserID      string `json:"userId"`
+	Username    string `json:"username"`
+	OnlineCount int    `json:"onlineCount"`
+}
+
+// onConnect is the connection flow: register presence, join the room,
+// send the history, announce the user's first connection.
+func (s *Service) onConnect(sock *socketio.Socket) {
+	u := sock.Data.(globalchat.User)
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+
+	first, count, err := s.cfg.Presence.Add(ctx, globalchat.Conn{SocketID: sock.ID(), User: u})
+	s.health.report("presence", err)
+	sock.Join(globalchat.Room)
+	sock.On(EventMessage, s.onMessage)
+	sock.OnDisconnect(func(reason socketio.Reason) { s.onDisconnect(sock, u, reason) })
+	s.log.Info("chat: connected", "user", u.ID, "socket", sock.ID(), "transport", sock.Transport(), "recovered", sock.Recovered())
+
+	// A recovered socket got what it missed replayed; others get history.
+	if !sock.Recovered() {
+		msgs, err := s.history(ctx, 0, HistorySize)
+		if err != nil {
+			s.log.Warn("chat: history unavailable", "err", err)
+		}
+		if msgs == nil {
+			msgs = []globalchat.Message{}
+		}
+		sock.Emit(EventHistory, historyPayload{Messages: msgs})
+	}
+	if err == nil && first {
+		s.presence.joined(u, count)
+	}
+}
+
+// onDisconnect is the disconnect flow: forget the connection, announce
+// the user's last one.
+func (s *Service) onDisconnect(sock *socketio.Socket, u globalchat.User, reason socketio.Reason) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	who, last, count, ok, err := s.cfg.Presence.Remove(ctx, sock.ID())
+	s.health.report("presence", err)
+	s.log.Info("chat: disconnected", "user", u.ID, "socket", sock.ID(), "reason", string(reason))
+	if err == nil && ok && last {
+		s.presence.left(who, count)
+	}
+}
+
+// offset is a message's recovery offset: its seq.
+func offset(seq int64) string { return strconv.FormatInt(seq, 10) }

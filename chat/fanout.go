@@ -1,0 +1,131 @@
+package chat
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/socketio"
+)
+
+// maxPresenceList caps the joined and left lists of a presence:update.
+const maxPresenceList = 50
+
+// fanout sends presence events to the room without letting a storm of
+// connections cost N events to each of N clients: while joins and leaves
+// stay at or under threshold per interval each is sent as user:joined or
+// user:left; above it they are gathered and sent as one presence:update
+// per interval.
+type fanout struct {
+	nsp       *socketio.Namespace
+	log       *slog.Logger
+	threshold int
+	interval  time.Duration
+
+	mu          sync.Mutex
+	windowEnd   time.Time
+	inWindow    int
+	coalescing  bool
+	joinedUsers []globalchat.User
+	leftUsers   []globalchat.User
+	count       int
+	timer       *time.Timer
+	closed      bool
+}
+
+// presenceUpdate is the payload of presence:update.
+type presenceUpdate struct {
+	OnlineCount int               `json:"onlineCount"`
+	Joined      []globalchat.User `json:"joined"`
+	Left        []globalchat.User `json:"left"`
+}
+
+func newFanout(nsp *socketio.Namespace, threshold int, interval time.Duration, log *slog.Logger) *fanout {
+	if threshold <= 0 {
+		threshold = 20
+	}
+	if interval <= 0 {
+		interval = time.Second
+	}
+	return &fanout{nsp: nsp, log: log, threshold: threshold, interval: interval}
+}
+
+func (f *fanout) joined(u globalchat.User, count int) { f.event(u, count, true) }
+func (f *fanout) left(u globalchat.User, count int)   { f.event(u, count, false) }
+
+func (f *fanout) event(u globalchat.User, count int, joined bool) {
+	f.mu.Lock()
+	now := time.Now()
+	if now.After(f.windowEnd) {
+		f.windowEnd, f.inWindow = now.Add(f.interval), 0
+	}
+	f.inWindow++
+	if f.inWindow > f.threshold || f.coalescing {
+		f.gatherLocked(u, count, joined)
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	name := EventUserLeft
+	if joined {
+		name = EventUserJoined
+	}
+	f.emit(name, presencePayload{UserID: u.ID, Username: u.Name, OnlineCount: count})
+}
+
+// gatherLocked adds an event to the next presence:update, starting the
+// interval timer that sends it.
+func (f *fanout) gatherLocked(u globalchat.User, count int, joined bool) {
+	list := &f.leftUsers
+	if joined {
+		list = &f.joinedUsers
+	}
+	if len(*list) < maxPresenceList {
+		*list = append(*list, u)
+	}
+	f.count = count
+	if !f.coalescing && !f.closed {
+		f.coalescing = true
+		f.timer = time.AfterFunc(f.interval, f.flush)
+	}
+}
+
+// flush sends the gathered update; coalescing goes on while events keep
+// coming faster than the threshold.
+func (f *fanout) flush() {
+	f.mu.Lock()
+	up := presenceUpdate{OnlineCount: f.count, Joined: f.joinedUsers, Left: f.leftUsers}
+	busy := len(f.joinedUsers)+len(f.leftUsers) > 0
+	f.joinedUsers, f.leftUsers = nil, nil
+	if up.Joined == nil {
+		up.Joined = []globalchat.User{}
+	}
+	if up.Left == nil {
+		up.Left = []globalchat.User{}
+	}
+	if busy && !f.closed {
+		f.timer.Reset(f.interval)
+	} else {
+		f.coalescing = false
+	}
+	f.mu.Unlock()
+	if busy {
+		f.emit(EventPresenceUpdate, up)
+	}
+}
+
+func (f *fanout) emit(event string, payload any) {
+	if err := f.nsp.To(globalchat.Room).Emit(event, payload); err != nil {
+		f.log.Warn("chat: presence broadcast", "event", event, "err", err)
+	}
+}
+
+func (f *fanout) close() {
+	f.mu.Lock()
+	f.closed = true
+	if f.timer != nil {
+		f.timer.Stop()
+	}
+	f.mu.Unlock()
+}

@@ -1,0 +1,91 @@
+package chat
+
+import (
+	"context"
+	"time"
+
+	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/socketio"
+	"github.com/google/uuid"
+)
+
+// ackOK and ackError are the two shapes of the chat:message ack.
+type ackOK struct {
+	OK      bool               `json:"ok"`
+	Message globalchat.Message `json:"message"`
+}
+
+type ackError struct {
+	OK    bool      `json:"ok"`
+	Error errorBody `json:"error"`
+}
+
+type errorBody struct {
+	Code         globalchat.Code `json:"code"`
+	Message      string          `json:"message"`
+	RetryAfterMs int64           `json:"retryAfterMs,omitempty"`
+}
+
+// onMessage is the message flow: validate, rate limit, publish (which
+// orders, caches and fans out), store, then ack. The ack comes only once
+// the message is committed, so an acked message is never lost.
+func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
+	u := sock.Data.(globalchat.User)
+	m, retryAfter, err := s.accept(u, e)
+	if err != nil {
+		code := globalchat.ErrorCode(err)
+		s.metrics.messages.WithLabelValues(string(code)).Inc()
+		if e.HasAck() {
+			e.Ack(ackError{Error: errorBody{Code: code, Message: globalchat.ErrorMessage(err), RetryAfterMs: retryAfter.Milliseconds()}})
+		}
+		return
+	}
+	s.metrics.messages.WithLabelValues("accepted").Inc()
+	if e.HasAck() {
+		e.Ack(ackOK{OK: true, Message: m})
+	}
+}
+
+// accept runs the flow up to the commit; on rate limiting it also returns
+// how long to wait.
+func (s *Service) accept(u globalchat.User, e *socketio.Event) (globalchat.Message, time.Duration, error) {
+	content, clientMsgID, err := parseMessage(e.Args)
+	if err != nil {
+		return globalchat.Message{}, 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+
+	d, err := s.cfg.Limiter.Allow(ctx, u.ID)
+	s.health.report("rate limiter", err)
+	if err != nil {
+		return globalchat.Message{}, 0, err
+	}
+	if !d.Allowed {
+		s.log.Warn("chat: rate limit exceeded", "user", u.ID, "limit", d.Limit, "retryAfter", d.RetryAfter)
+		return globalchat.Message{}, d.RetryAfter, globalchat.Errorf(globalchat.CodeRateLimited,
+			"at most %d messages a minute: try again in %.1fs", d.Limit, d.RetryAfter.Seconds())
+	}
+
+	m := globalchat.Message{
+		ID: uuid.Must(uuid.NewV7()).String(), UserID: u.ID, Username: u.Name, Content: content,
+		CreatedAt: s.cfg.Now().UTC().Truncate(time.Millisecond), ClientMsgID: clientMsgID,
+	}
+	m, dup, err := s.cfg.Bus.Publish(ctx, m)
+	s.health.report("bus", err)
+	if err != nil {
+		return globalchat.Message{}, 0, err
+	}
+	start := time.Now()
+	// Saved even when it is a duplicate: the first attempt may have been
+	// published and lost before its commit; saving is idempotent.
+	err = s.cfg.Store.Save(ctx, m)
+	s.metrics.storeLatency.WithLabelValues("write").Observe(time.Since(start).Seconds())
+	s.health.report("store", err)
+	if err != nil {
+		s.log.Error("chat: message published but not stored", "id", m.ID, "seq", m.Seq, "err", err)
+		return globalchat.Message{}, 0, err
+	}
+	s.log.Info("chat: message accepted", "id", m.ID, "seq", m.Seq, "user", u.ID, "duplicate", dup)
+	return m, 0, nil
+}

@@ -1,0 +1,161 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/socketio"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Events of the chat, as the reference design names them.
+const (
+	EventHistory        = "chat:history"
+	EventMessage        = "chat:message"
+	EventUserJoined     = "user:joined"
+	EventUserLeft       = "user:left"
+	EventPresenceUpdate = "presence:update"
+)
+
+// HistorySize is how many messages a new connection gets.
+const HistorySize = 50
+
+// opTimeout bounds each call to a dependency made by a flow.
+const opTimeout = 5 * time.Second
+
+// Config is what the service is built from.
+type Config struct {
+	IO       *socketio.Server
+	Store    globalchat.MessageStore
+	Bus      globalchat.Bus
+	Presence globalchat.Presence
+	Limiter  globalchat.RateLimiter
+	Auth     *Authenticator
+	Logger   *slog.Logger
+	// Registerer receives the chat's metrics; nil for none.
+	Registerer prometheus.Registerer
+	// PresenceThreshold: above this many joins and leaves in one
+	// PresenceInterval, presence is sent as one coalesced
+	// presence:update per interval. Default 20 per second.
+	PresenceThreshold int
+	PresenceInterval  time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Service runs the chat room.
+type Service struct {
+	cfg      Config
+	nsp      *socketio.Namespace
+	log      *slog.Logger
+	metrics  *metrics
+	presence *fanout
+	health   *health
+}
+
+// New wires the flows onto the main namespace of cfg.IO and subscribes to
+// the bus. Call it before serving.
+func New(cfg Config) (*Service, error) {
+	if cfg.IO == nil || cfg.Store == nil || cfg.Bus == nil || cfg.Presence == nil || cfg.Limiter == nil || cfg.Auth == nil {
+		return nil, errors.New("chat: incomplete config")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{cfg: cfg, nsp: cfg.IO.Of("/"), log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
+	s.health = newHealth(s.log)
+	s.presence = newFanout(s.nsp, cfg.PresenceThreshold, cfg.PresenceInterval, s.log)
+	s.nsp.Use(s.authenticate)
+	s.nsp.OnConnection(s.onConnect)
+	cfg.Bus.Subscribe(s.deliver)
+	return s, nil
+}
+
+// Close stops the presence ticker.
+func (s *Service) Close() { s.presence.close() }
+
+// UserLeft announces a user who left without a disconnect reaching this
+// instance (an instance that died); presence implementations call it.
+func (s *Service) UserLeft(u globalchat.User, onlineCount int) {
+	s.presence.left(u, onlineCount)
+}
+
+// deliver sends a message from the bus to this instance's sockets, with
+// its seq as the recovery offset.
+func (s *Service) deliver(m globalchat.Message) {
+	if err := s.nsp.To(globalchat.Room).Local().WithOffset(offset(m.Seq)).Emit(EventMessage, m); err != nil {
+		s.log.Error("chat: deliver", "seq", m.Seq, "err", err)
+	}
+}
+
+// History returns up to limit messages with seq < before (before <= 0:
+// the newest), oldest first, and whether older ones exist. It reads the
+// cache first and the store for what the cache does not hold.
+func (s *Service) History(ctx context.Context, before int64, limit int) ([]globalchat.Message, bool, error) {
+	msgs, err := s.history(ctx, before, limit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(msgs) > limit
+	if more {
+		msgs = msgs[1:]
+	}
+	return msgs, more, nil
+}
+
+func (s *Service) history(ctx context.Context, before int64, limit int) ([]globalchat.Message, error) {
+	cached, err := s.cfg.Bus.Recent(ctx, before, limit)
+	s.health.report("cache", err)
+	if err == nil && len(cached) >= limit {
+		return cached, nil
+	}
+	start := time.Now()
+	stored, serr := s.cfg.Store.Before(ctx, before, limit)
+	s.metrics.storeLatency.WithLabelValues("read").Observe(time.Since(start).Seconds())
+	s.health.report("store", serr)
+	if serr != nil {
+		if err == nil && len(cached) > 0 {
+			return cached, nil // the cache is better than nothing
+		}
+		return nil, serr
+	}
+	return mergeBySeq(stored, cached, limit), nil
+}
+
+// Online returns the number of users online and up to limit of them.
+func (s *Service) Online(ctx context.Context, limit int) (int, []globalchat.User, error) {
+	n, users, err := s.cfg.Presence.Online(ctx, limit)
+	s.health.report("presence", err)
+	return n, users, err
+}
+
+// mergeBySeq merges two oldest-first lists, without duplicates, keeping
+// the newest limit.
+func mergeBySeq(a, b []globalchat.Message, limit int) []globalchat.Message {
+	out := make([]globalchat.Message, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i].Seq < b[j].Seq):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j].Seq < a[i].Seq:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	if len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out
+}

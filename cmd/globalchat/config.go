@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is the server's configuration: each setting comes from an
+// environment variable, and a flag of the same name (lowercase, - for _)
+// overrides it. The README's table lists them; keep both in step.
+type config struct {
+	Port              int
+	Host              string
+	SQLitePath        string
+	MySQLDSN          string
+	RedisURL          string
+	JWTSecret         string
+	RatePerMinute     int
+	CORSOrigins       string
+	PingInterval      time.Duration
+	PingTimeout       time.Duration
+	RecoveryWindow    time.Duration
+	PresenceThreshold int
+	ShutdownTimeout   time.Duration
+	InstanceID        string
+	LogLevel          string
+	LogFormat         string
+}
+
+// setting is one row of the configuration table.
+type setting struct {
+	env, def, help string
+	bind           func(fs *flag.FlagSet, name, value, help string) error
+}
+
+func str(p *string) func(*flag.FlagSet, string, string, string) error {
+	return func(fs *flag.FlagSet, name, value, help string) error {
+		fs.StringVar(p, name, value, help)
+		return nil
+	}
+}
+
+func integer(p *int) func(*flag.FlagSet, string, string, string) error {
+	return func(fs *flag.FlagSet, name, value, help string) error {
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", value)
+		}
+		fs.IntVar(p, name, n, help)
+		return nil
+	}
+}
+
+func duration(p *time.Duration) func(*flag.FlagSet, string, string, string) error {
+	return func(fs *flag.FlagSet, name, value, help string) error {
+		d, err := time.ParseDuration(value)
+		if err != nil {
+			return fmt.Errorf("not a duration (e.g. 25s, 2m): %q", value)
+		}
+		fs.DurationVar(p, name, d, help)
+		return nil
+	}
+}
+
+func (c *config) settings() []setting {
+	return []setting{
+		{"PORT", "3000", "HTTP port", integer(&c.Port)},
+		{"HOST", "", "address to listen on (empty: all)", str(&c.Host)},
+		{"SQLITE_PATH", "./globalchat.db", "SQLite file for messages, when MYSQL_DSN is empty", str(&c.SQLitePath)},
+		{"MYSQL_DSN", "", "MySQL/MariaDB DSN (go-sql-driver form); turns on the MySQL store", str(&c.MySQLDSN)},
+		{"REDIS_URL", "", "redis://[user:password@]host:port/db or rediss://; turns on Redis mode", str(&c.RedisURL)},
+		{"AUTH_JWT_SECRET", "", "HS256 secret; when set, clients must send {token}; otherwise guest mode", str(&c.JWTSecret)},
+		{"RATE_LIMIT_PER_MINUTE", "20", "messages a user may send in any 60 s", integer(&c.RatePerMinute)},
+		{"CORS_ORIGINS", "", "comma-separated origins allowed besides the server's own; * for any", str(&c.CORSOrigins)},
+		{"PING_INTERVAL", "25s", "Engine.IO heartbeat interval", duration(&c.PingInterval)},
+		{"PING_TIMEOUT", "20s", "Engine.IO heartbeat timeout", duration(&c.PingTimeout)},
+		{"RECOVERY_WINDOW", "2m", "how long a dropped client can recover what it missed", duration(&c.RecoveryWindow)},
+		{"PRESENCE_COALESCE_THRESHOLD", "20", "joins+leaves per second above which presence is sent as one presence:update a second", integer(&c.PresenceThreshold)},
+		{"SHUTDOWN_TIMEOUT", "10s", "graceful shutdown limit", duration(&c.ShutdownTimeout)},
+		{"INSTANCE_ID", "", "this instance's name in Redis (default: hostname-port)", str(&c.InstanceID)},
+		{"LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
+		{"LOG_FORMAT", "auto", "json, text, or auto (json unless on a terminal)", str(&c.LogFormat)},
+	}
+}
+
+// flagName is the flag of an environment variable: PORT -> port.
+func flagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(env), "_", "-")
+}
+
+// loadConfig reads the environment, then the flags.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("globalchat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, s := range c.settings() {
+		value := s.def
+		if v := getenv(s.env); v != "" {
+			value = v
+		}
+		if err := s.bind(fs, flagName(s.env), value, s.help+" ($"+s.env+")"); err != nil {
+			return c, fmt.Errorf("%s: %w", s.env, err)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Port >= 0 && c.Port <= 65535, "PORT must be 0-65535, got %d", c.Port)
+	check(c.RatePerMinute >= 1 && c.RatePerMinute <= 10000, "RATE_LIMIT_PER_MINUTE must be 1-10000, got %d", c.RatePerMinute)
+	check(c.PingInterval >= 100*time.Millisecond, "PING_INTERVAL must be at least 100ms")
+	check(c.PingTimeout >= 100*time.Millisecond, "PING_TIMEOUT must be at least 100ms")
+	check(c.RecoveryWindow >= 0, "RECOVERY_WINDOW must not be negative")
+	check(c.PresenceThreshold >= 1, "PRESENCE_COALESCE_THRESHOLD must be at least 1")
+	check(c.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT must be positive")
+	check(c.MySQLDSN != "" || c.SQLitePath != "", "SQLITE_PATH must not be empty without MYSQL_DSN")
+	_, err := c.level()
+	check(err == nil, "LOG_LEVEL must be debug, info, warn or error, got %q", c.LogLevel)
+	check(c.LogFormat == "auto" || c.LogFormat == "json" || c.LogFormat == "text", "LOG_FORMAT must be auto, json or text, got %q", c.LogFormat)
+	return errors.Join(errs...)
+}
+
+func (c *config) level() (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(c.LogLevel))
+	return l, err
+}
+
+// origins returns the CORS allowlist.
+func (c *config) origins() []string {
+	var out []string
+	for _, o := range strings.Split(c.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// logger builds the server's logger: JSON unless on a terminal.
+func (c *config) logger(w io.Writer) *slog.Logger {
+	level, _ := c.level()
+	opts := &slog.HandlerOptions{Level: level}
+	format := c.LogFormat
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && isTerminal(f) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,137 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/globalchat/globalchat"
+)
+
+// Paging bounds of GET /api/messages.
+const (
+	defaultLimit = 50
+	maxLimit     = 100
+	// maxOnline caps the users listed by GET /api/online-users.
+	maxOnline = 500
+	// checkTimeout bounds each readiness check.
+	checkTimeout = 2 * time.Second
+)
+
+type handlers struct{ d Deps }
+
+type messagesResponse struct {
+	Messages []globalchat.Message `json:"messages"`
+	HasMore  bool                 `json:"hasMore"`
+}
+
+// messages serves GET /api/messages?before=<seq>&limit=<1..100>.
+func (h *handlers) messages(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	before, err := intParam(q.Get("before"), 0, 1, 1<<62)
+	if err != nil {
+		writeError(w, globalchat.Errorf(globalchat.CodeBadRequest, "before must be a positive integer (a seq)"))
+		return
+	}
+	limit, err := intParam(q.Get("limit"), defaultLimit, 1, maxLimit)
+	if err != nil {
+		writeError(w, globalchat.Errorf(globalchat.CodeBadRequest, "limit must be an integer from 1 to %d", maxLimit))
+		return
+	}
+	msgs, more, err := h.d.Chat.History(r.Context(), before, int(limit))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if msgs == nil {
+		msgs = []globalchat.Message{}
+	}
+	writeJSON(w, http.StatusOK, messagesResponse{Messages: msgs, HasMore: more})
+}
+
+// intParam parses an optional integer query parameter within [lo, hi].
+func intParam(s string, def, lo, hi int64) (int64, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, errors.New("out of range")
+	}
+	return n, nil
+}
+
+type onlineResponse struct {
+	Count int               `json:"count"`
+	Users []globalchat.User `json:"users"`
+}
+
+func (h *handlers) onlineUsers(w http.ResponseWriter, r *http.Request) {
+	n, users, err := h.d.Chat.Online(r.Context(), maxOnline)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if users == nil {
+		users = []globalchat.User{}
+	}
+	writeJSON(w, http.StatusOK, onlineResponse{Count: n, Users: users})
+}
+
+func (h *handlers) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type readyResponse struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+// readyz asks every configured dependency at once; 503 names the ones
+// that do not answer.
+func (h *handlers) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
+	defer cancel()
+	res := readyResponse{Status: "ok", Checks: make(map[string]string, len(h.d.Checks))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, c := range h.d.Checks {
+		wg.Go(func() {
+			status := "ok"
+			if err := c.Ping(ctx); err != nil {
+				status = err.Error()
+			}
+			mu.Lock()
+			res.Checks[name] = status
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	names := make([]string, 0, len(res.Checks))
+	for n, s := range res.Checks {
+		if s != "ok" {
+			names = append(names, n)
+		}
+	}
+	if len(names) > 0 {
+		sort.Strings(names)
+		res.Status = "unavailable: " + joinNames(names)
+		writeJSON(w, http.StatusServiceUnavailable, res)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func joinNames(names []string) string {
+	b, _ := json.Marshal(names)
+	return string(b)
+}
+
+func (h *handlers) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, globalchat.Errorf(globalchat.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}

@@ -1,0 +1,205 @@
+// Drives the real globalchat binary (cmd/globalchat/e2e_test.go) with the
+// official socket.io-client: the three flows of the reference design.
+// GLOBALCHAT_BIN is the binary; PORT, PORT_JWT free ports; DATA_DIR a
+// temporary folder; TOKEN_GOOD, TOKEN_EXPIRED, TOKEN_BADSIG JWTs for the
+// secret JWT_SECRET.
+import { io } from "socket.io-client";
+import { assert, once, run, sleep, until } from "./lib.mjs";
+import { Server, getJSON } from "./server.mjs";
+
+const env = process.env;
+const server = new Server({ PORT: env.PORT, SQLITE_PATH: `${env.DATA_DIR}/chat.db` });
+
+// client connects a guest and records what it receives.
+async function client(username, guestId, opts = {}) {
+  const s = io(server.url, {
+    auth: { username, guestId },
+    transports: ["websocket"],
+    forceNew: true,
+    reconnectionDelay: 100,
+    ...opts,
+  });
+  s.got = { history: null, messages: [], joined: [], left: [] };
+  s.on("chat:history", (h) => (s.got.history = h));
+  s.on("chat:message", (m) => s.got.messages.push(m));
+  s.on("user:joined", (p) => s.got.joined.push(p));
+  s.on("user:left", (p) => s.got.left.push(p));
+  await once(s, "connect");
+  await until(() => s.got.history !== null, 3000, "history");
+  return s;
+}
+
+const send = (s, content, clientMsgId) =>
+  s.timeout(5000).emitWithAck("chat:message", clientMsgId ? { content, clientMsgId } : { content });
+
+const id = (name) => `${name}-0123456789`;
+
+const cases = [
+  ["history on connect, chat with acks, seq order", async () => {
+    const a = await client("alice", id("alice"));
+    const b = await client("bob", id("bob"));
+    assert.deepEqual(a.got.history.messages, []);
+    const acks = [];
+    for (let i = 0; i < 5; i++) acks.push(await send(a, `hello ${i}`));
+    acks.push(await send(b, "hi alice"));
+    for (const ack of acks) assert.equal(ack.ok, true, JSON.stringify(ack));
+    const m = acks[0].message;
+    assert.deepEqual(Object.keys(m).filter((k) => k !== "clientMsgId").sort(),
+      ["content", "createdAt", "id", "seq", "userId", "username"]);
+    assert.equal(m.username, "alice");
+    assert.equal(m.userId, "guest:" + id("alice"));
+    await until(() => a.got.messages.length === 6 && b.got.messages.length === 6, 3000, "deliveries");
+    for (const c of [a, b]) {
+      const seqs = c.got.messages.map((x) => x.seq);
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), "seq order");
+      assert.equal(new Set(seqs).size, 6, "no duplicate");
+      for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1]);
+    }
+    assert.deepEqual(a.got.messages.map((x) => x.content), ["hello 0", "hello 1", "hello 2", "hello 3", "hello 4", "hi alice"]);
+    const late = await client("carol", id("carol"));
+    assert.deepEqual(late.got.history.messages.map((x) => x.content), a.got.messages.map((x) => x.content));
+    a.close(); b.close(); late.close();
+  }],
+
+  ["user:joined and user:left once per user, with two tabs", async () => {
+    const watcher = await client("watcher", id("watcher"));
+    const tab1 = await client("dave", id("dave"));
+    const tab2 = await client("dave", id("dave"));
+    await sleep(200);
+    const joins = watcher.got.joined.filter((p) => p.username === "dave");
+    assert.equal(joins.length, 1, "one user:joined for two tabs");
+    assert.equal(joins[0].userId, "guest:" + id("dave"));
+    assert.ok(joins[0].onlineCount >= 2);
+    tab1.close();
+    await sleep(300);
+    assert.equal(watcher.got.left.filter((p) => p.username === "dave").length, 0, "no user:left while a tab is open");
+    tab2.close();
+    await until(() => watcher.got.left.some((p) => p.username === "dave"), 3000, "user:left");
+    const online = await getJSON(server.url + "/api/online-users");
+    assert.equal(online.status, 200);
+    assert.ok(online.body.users.some((u) => u.username === "watcher"));
+    assert.ok(!online.body.users.some((u) => u.username === "dave"));
+    assert.equal(online.body.count, online.body.users.length);
+    watcher.close();
+  }],
+
+  ["the 21st message within a minute is rate limited", async () => {
+    const s = await client("eve", id("eve"));
+    for (let i = 0; i < 20; i++) assert.equal((await send(s, `m${i}`)).ok, true);
+    const ack = await send(s, "one too many");
+    assert.equal(ack.ok, false);
+    assert.equal(ack.error.code, "rate_limited");
+    assert.ok(ack.error.retryAfterMs > 0 && ack.error.retryAfterMs <= 60000, `retryAfterMs ${ack.error.retryAfterMs}`);
+    assert.ok(s.connected);
+    s.close();
+  }],
+
+  ["a retried clientMsgId is stored once", async () => {
+    const s = await client("frank", id("frank"));
+    const first = await send(s, "only once", "c-123");
+    const again = await send(s, "only once", "c-123");
+    assert.equal(first.ok, true);
+    assert.equal(again.ok, true);
+    assert.equal(again.message.id, first.message.id);
+    assert.equal(again.message.seq, first.message.seq);
+    await sleep(200);
+    assert.equal(s.got.messages.filter((m) => m.content === "only once").length, 1);
+    const page = await getJSON(server.url + "/api/messages?limit=100");
+    assert.equal(page.body.messages.filter((m) => m.content === "only once").length, 1);
+    s.close();
+  }],
+
+  ["invalid payloads are refused and the connection survives", async () => {
+    const s = await client("grace", id("grace"));
+    const bad = [
+      { content: "" },
+      { content: "   " },
+      { content: "x".repeat(2001) },
+      { content: "bad \ud800 surrogate" },
+      { content: "bell \u0007" },
+      { content: 42 },
+      {},
+      "just a string",
+      [1, 2],
+      null,
+    ];
+    for (const payload of bad) {
+      const ack = await s.timeout(5000).emitWithAck("chat:message", payload);
+      assert.equal(ack.ok, false, JSON.stringify(payload));
+      assert.equal(ack.error.code, "invalid_message", JSON.stringify(payload));
+    }
+    assert.ok(s.connected);
+    const ok = await send(s, "still here\nwith a newline and 2000 chars max " + "é".repeat(1900));
+    assert.equal(ok.ok, true);
+    s.close();
+  }],
+
+  ["HTTP history paging", async () => {
+    const page = await getJSON(server.url + "/api/messages?limit=3");
+    assert.equal(page.status, 200);
+    assert.equal(page.body.messages.length, 3);
+    assert.equal(page.body.hasMore, true);
+    const seqs = page.body.messages.map((m) => m.seq);
+    assert.ok(seqs[0] < seqs[1] && seqs[1] < seqs[2], "oldest first");
+    const older = await getJSON(server.url + `/api/messages?before=${seqs[0]}&limit=100`);
+    assert.ok(older.body.messages.every((m) => m.seq < seqs[0]));
+    assert.equal(older.body.hasMore, false);
+    for (const q of ["before=abc", "before=0", "limit=0", "limit=101", "limit=x"]) {
+      const bad = await getJSON(server.url + "/api/messages?" + q);
+      assert.equal(bad.status, 400, q);
+      assert.equal(bad.body.error.code, "bad_request", q);
+    }
+  }],
+
+  ["history survives a restart", async () => {
+    const before = await getJSON(server.url + "/api/messages?limit=100");
+    await server.stop();
+    await server.start();
+    const s = await client("henry", id("henry"));
+    const after = await getJSON(server.url + "/api/messages?limit=100");
+    assert.deepEqual(after.body.messages, before.body.messages);
+    assert.deepEqual(s.got.history.messages, before.body.messages.slice(-50));
+    const ack = await send(s, "after restart");
+    assert.ok(ack.message.seq > before.body.messages.at(-1).seq, "seq continues");
+    s.close();
+  }],
+
+  ["JWT mode refuses bad tokens and accepts a good one", async () => {
+    const jwtServer = new Server({ PORT: env.PORT_JWT, SQLITE_PATH: `${env.DATA_DIR}/jwt.db`, AUTH_JWT_SECRET: env.JWT_SECRET });
+    await jwtServer.start();
+    try {
+      const tryAuth = async (auth) => {
+        const s = io(jwtServer.url, { auth, transports: ["websocket"], forceNew: true, reconnection: false });
+        const result = await new Promise((resolve) => {
+          s.once("connect", () => resolve({ ok: true }));
+          s.once("connect_error", (e) => resolve({ ok: false, message: e.message }));
+        });
+        s.close();
+        return result;
+      };
+      assert.deepEqual(await tryAuth({}), { ok: false, message: "token required" });
+      assert.deepEqual(await tryAuth({ username: "guest" }), { ok: false, message: "token required" });
+      assert.deepEqual(await tryAuth({ token: env.TOKEN_EXPIRED }), { ok: false, message: "token expired" });
+      assert.deepEqual(await tryAuth({ token: env.TOKEN_BADSIG }), { ok: false, message: "invalid token" });
+      assert.deepEqual(await tryAuth({ token: "not.a.jwt" }), { ok: false, message: "invalid token" });
+      assert.deepEqual(await tryAuth({ token: env.TOKEN_GOOD }), { ok: true });
+      const s = io(jwtServer.url, { auth: { token: env.TOKEN_GOOD }, transports: ["websocket"], forceNew: true });
+      await once(s, "connect");
+      const ack = await s.timeout(5000).emitWithAck("chat:message", { content: "signed" });
+      assert.equal(ack.message.userId, "user-42");
+      assert.equal(ack.message.username, "Ada");
+      s.close();
+    } finally {
+      await jwtServer.stop();
+    }
+  }],
+];
+
+await server.start();
+let failed = 1;
+try {
+  failed = await run("chat-e2e", cases, 30000);
+} finally {
+  await server.stop();
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,214 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/globalchat/globalchat"
+)
+
+// maxLimit caps one page, so that a caller's large limit cannot load the
+// whole table into memory.
+const maxLimit = 10000
+
+// maxStatement is the most text (roughly) in one INSERT: well under the
+// servers' default max_allowed_packet (16 MiB on MariaDB), so that a batch
+// of long messages is split rather than refused.
+const maxStatement = 4 << 20
+
+const columns = "id, seq, user_id, username, content, client_msg_id, created_at"
+
+// The column limits of the schema, checked before a message joins a
+// batch: one message that does not fit would otherwise fail its batch.
+const (
+	maxIDLen          = 40  // characters
+	maxUserIDLen      = 128 // characters
+	maxUsernameLen    = 64  // characters
+	maxClientMsgIDLen = 64  // characters
+	maxContentBytes   = 65535
+)
+
+// DATETIME's range.
+var (
+	minTime = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// Save stores msgs and returns once they are committed. Concurrent Saves
+// share one INSERT. A message whose ID (or Seq) is already stored is
+// skipped: the first copy stays.
+func (s *Store) Save(ctx context.Context, msgs ...globalchat.Message) error {
+	for _, m := range msgs {
+		if err := check(m); err != nil {
+			return err
+		}
+	}
+	if err := s.batch.DoAll(ctx, msgs); err != nil {
+		return wrap("save", err)
+	}
+	return nil
+}
+
+// check refuses a message the schema cannot hold as it is.
+func check(m globalchat.Message) error {
+	invalid := func(format string, args ...any) error {
+		return globalchat.Errorf(globalchat.CodeInvalid, "message %.40q: "+format, append([]any{m.ID}, args...)...)
+	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"id", m.ID, maxIDLen},
+		{"user id", m.UserID, maxUserIDLen},
+		{"username", m.Username, maxUsernameLen},
+		{"client message id", m.ClientMsgID, maxClientMsgIDLen},
+	} {
+		if !utf8.ValidString(f.value) {
+			return invalid("%s is not valid UTF-8", f.name)
+		}
+		if utf8.RuneCountInString(f.value) > f.max {
+			return invalid("%s is longer than %d characters", f.name, f.max)
+		}
+	}
+	switch {
+	case m.ID == "":
+		return invalid("no id")
+	case !utf8.ValidString(m.Content):
+		return invalid("content is not valid UTF-8")
+	case len(m.Content) > maxContentBytes:
+		return invalid("content is longer than %d bytes", maxContentBytes)
+	case m.CreatedAt.Before(minTime) || m.CreatedAt.After(maxTime):
+		return invalid("created at %v is out of range", m.CreatedAt)
+	}
+	return nil
+}
+
+// commit writes one batch; it is the batcher's commit function, so it
+// runs on a single goroutine. A batch is one statement, hence atomic and
+// one round trip; only a batch too large for one statement is split, and
+// since Save is idempotent, a retry after a partial failure is safe.
+func (s *Store) commit(ctx context.Context, msgs []globalchat.Message) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	for len(msgs) > 0 {
+		n := statementSize(msgs)
+		query, args := insertQuery(msgs[:n])
+		if _, err := s.db.ExecContext(ctx, query, args...); err != nil {
+			return err
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+// statementSize returns how many of msgs (at least one) fit in one INSERT.
+func statementSize(msgs []globalchat.Message) int {
+	size := 0
+	for i, m := range msgs {
+		// Escaping may double the text; 100 covers the rest of the row.
+		size += 2*(len(m.ID)+len(m.UserID)+len(m.Username)+len(m.Content)+len(m.ClientMsgID)) + 100
+		if size > maxStatement && i > 0 {
+			return i
+		}
+	}
+	return len(msgs)
+}
+
+// insertQuery builds one multi-row INSERT of msgs. ON DUPLICATE KEY UPDATE
+// with a no-op skips the rows already stored, like INSERT IGNORE, but
+// unlike it does not turn other errors (a value too long, bad text) into
+// warnings and silently altered data.
+func insertQuery(msgs []globalchat.Message) (string, []any) {
+	var b strings.Builder
+	b.Grow(100 + 24*len(msgs))
+	b.WriteString("INSERT INTO messages (" + columns + ") VALUES ")
+	args := make([]any, 0, 7*len(msgs))
+	for i, m := range msgs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?)")
+		var clientMsgID sql.NullString
+		if m.ClientMsgID != "" {
+			clientMsgID = sql.NullString{String: m.ClientMsgID, Valid: true}
+		}
+		args = append(args, m.ID, m.Seq, m.UserID, m.Username, m.Content, clientMsgID,
+			m.CreatedAt.UTC().Truncate(time.Millisecond))
+	}
+	b.WriteString(" ON DUPLICATE KEY UPDATE id = id")
+	return b.String(), args
+}
+
+// Before returns up to limit messages with Seq < before (before <= 0: from
+// the newest), oldest first.
+func (s *Store) Before(ctx context.Context, before int64, limit int) ([]globalchat.Message, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	// Newest first to take the last page, then reversed in Go.
+	msgs, err := s.query(ctx, "SELECT "+columns+" FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+		before, min(limit, maxLimit))
+	if err != nil {
+		return nil, wrap("before", err)
+	}
+	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+		msgs[i], msgs[j] = msgs[j], msgs[i]
+	}
+	return msgs, nil
+}
+
+// After returns up to limit messages with Seq > after, oldest first.
+func (s *Store) After(ctx context.Context, after int64, limit int) ([]globalchat.Message, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	msgs, err := s.query(ctx, "SELECT "+columns+" FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
+		after, min(limit, maxLimit))
+	if err != nil {
+		return nil, wrap("after", err)
+	}
+	return msgs, nil
+}
+
+// LastSeq returns the highest stored Seq, 0 when the store is empty.
+func (s *Store) LastSeq(ctx context.Context) (int64, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	var seq int64
+	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM messages").Scan(&seq); err != nil {
+		return 0, wrap("last seq", err)
+	}
+	return seq, nil
+}
+
+// query runs a SELECT of columns and scans its rows.
+func (s *Store) query(ctx context.Context, query string, args ...any) ([]globalchat.Message, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var msgs []globalchat.Message
+	for rows.Next() {
+		var (
+			m           globalchat.Message
+			clientMsgID sql.NullString
+		)
+		if err := rows.Scan(&m.ID, &m.Seq, &m.UserID, &m.Username, &m.Content, &clientMsgID, &m.CreatedAt); err != nil {
+			return nil, err
+		}
+		m.ClientMsgID = clientMsgID.String
+		m.CreatedAt = m.CreatedAt.UTC()
+		msgs = append(msgs, m)
+	}
+	return msgs, rows.Err()
+}
