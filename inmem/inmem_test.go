@@ -1,0 +1,158 @@
+package inmem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/internal/bustest"
+	"github.com/globalchat/globalchat/internal/presencetest"
+	"github.com/globalchat/globalchat/internal/ratelimittest"
+	"github.com/globalchat/globalchat/socketio"
+)
+
+func TestBus(t *testing.T) {
+	bustest.Run(t, func(t testing.TB, recent int) []globalchat.Bus {
+		b := NewBus(BusOptions{Capacity: recent})
+		t.Cleanup(func() { b.Close() })
+		return []globalchat.Bus{b}
+	})
+}
+
+func TestPresence(t *testing.T) {
+	presencetest.Run(t, func(t testing.TB) []globalchat.Presence {
+		return []globalchat.Presence{NewPresence()}
+	})
+}
+
+func TestRateLimiter(t *testing.T) {
+	ratelimittest.Run(t, func(t testing.TB, perMinute int, clock func() time.Time) globalchat.RateLimiter {
+		return NewRateLimiter(perMinute, clock)
+	})
+}
+
+func TestRateLimiterEvictsIdleUsers(t *testing.T) {
+	clock := ratelimittest.NewClock()
+	l := NewRateLimiter(5, clock.Now)
+	for i := range 100 {
+		if _, err := l.Allow(context.Background(), fmt.Sprint("u", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := l.tracked(); n != 100 {
+		t.Fatalf("tracking %d users, want 100", n)
+	}
+	clock.Advance(Window)
+	if _, err := l.Allow(context.Background(), "u-new"); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.tracked(); n != 1 {
+		t.Fatalf("tracking %d users after a idle minute, want 1", n)
+	}
+}
+
+func TestBusDedupeBounded(t *testing.T) {
+	clock := ratelimittest.NewClock()
+	b := NewBus(BusOptions{Capacity: 10, DedupeTTL: time.Minute, DedupeMax: 50, Clock: clock.Now})
+	ctx := context.Background()
+	for i := range 200 {
+		m := globalchat.Message{UserID: "u1", ClientMsgID: fmt.Sprint("c", i)}
+		if _, _, err := b.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := b.dedupe.len(); n != 50 {
+		t.Fatalf("dedupe holds %d entries, want the cap 50", n)
+	}
+	clock.Advance(time.Minute)
+	if _, dup, _ := b.Publish(ctx, globalchat.Message{UserID: "u1", ClientMsgID: "c199"}); dup {
+		t.Fatal("client message id still known after its TTL")
+	}
+	if n := b.dedupe.len(); n != 1 {
+		t.Fatalf("dedupe holds %d entries after expiry, want 1", n)
+	}
+}
+
+// TestBusSlowHandlerDoesNotBlockPublish shows that Publish never waits for
+// the handler, and that a handler that falls behind by more than the ring
+// skips what was evicted but keeps the order.
+func TestBusSlowHandlerDoesNotBlockPublish(t *testing.T) {
+	b := NewBus(BusOptions{Capacity: 10})
+	defer b.Close()
+	release, blocked := make(chan struct{}), make(chan struct{})
+	rec := &bustest.Recorder{}
+	b.Subscribe(func(m globalchat.Message) {
+		if m.Seq == 1 {
+			close(blocked)
+			<-release
+		}
+		rec.Handle(m)
+	})
+	ctx := context.Background()
+	if _, _, err := b.Publish(ctx, globalchat.Message{UserID: "u1"}); err != nil {
+		t.Fatal(err)
+	}
+	<-blocked
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 99 {
+			if _, _, err := b.Publish(ctx, globalchat.Message{UserID: "u1"}); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish blocked on a stuck handler")
+	}
+	close(release)
+	got := rec.WaitN(t, 11, 5*time.Second)
+	if got[0].Seq != 1 || got[1].Seq != 91 || got[10].Seq != 100 {
+		t.Fatalf("delivered seqs %d, %d..%d; want 1, then 91..100", got[0].Seq, got[1].Seq, got[10].Seq)
+	}
+}
+
+func TestBusClosed(t *testing.T) {
+	b := NewBus(BusOptions{})
+	b.Close()
+	if _, _, err := b.Publish(context.Background(), globalchat.Message{}); err == nil {
+		t.Fatal("Publish on a closed bus succeeded")
+	}
+}
+
+func TestSessionStore(t *testing.T) {
+	clock := ratelimittest.NewClock()
+	s := NewSessionStore()
+	s.clock = clock.Now
+	ctx := context.Background()
+	st := socketio.SessionState{PID: "p1", SID: "s1", Namespace: "/", Rooms: []string{"r"}, Lost: clock.Now()}
+	if err := s.Save(ctx, st, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Take(ctx, "p1")
+	if err != nil || got.SID != "s1" || got.Namespace != "/" || len(got.Rooms) != 1 || got.Rooms[0] != "r" || !got.Lost.Equal(st.Lost) {
+		t.Fatalf("Take = %+v, %v", got, err)
+	}
+	if _, err := s.Take(ctx, "p1"); !errors.Is(err, socketio.ErrSessionNotFound) {
+		t.Fatalf("second Take: %v, want ErrSessionNotFound", err)
+	}
+	for i := range 10 {
+		st.PID = fmt.Sprint("p", i)
+		s.Save(ctx, st, time.Second)
+	}
+	clock.Advance(time.Second)
+	if _, err := s.Take(ctx, "p3"); !errors.Is(err, socketio.ErrSessionNotFound) {
+		t.Fatalf("Take after TTL: %v, want ErrSessionNotFound", err)
+	}
+	clock.Advance(sweepEvery)
+	st.PID = "fresh"
+	s.Save(ctx, st, time.Minute)
+	if n := s.len(); n != 1 {
+		t.Fatalf("store holds %d sessions after sweep, want 1", n)
+	}
+}
