@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/globalchat/globalchat"
-	"github.com/globalchat/globalchat/socketio"
 )
 
 // maxPresenceList caps the joined and left lists of a presence:update.
@@ -18,7 +17,7 @@ const maxPresenceList = 50
 // user:left; above it they are gathered and sent as one presence:update
 // per interval.
 type fanout struct {
-	nsp       *socketio.Namespace
+	send      func(event string, payload any) // to the whole room
 	log       *slog.Logger
 	threshold int
 	interval  time.Duration
@@ -41,14 +40,14 @@ type presenceUpdate struct {
 	Left        []globalchat.User `json:"left"`
 }
 
-func newFanout(nsp *socketio.Namespace, threshold int, interval time.Duration, log *slog.Logger) *fanout {
+func newFanout(send func(string, any), threshold int, interval time.Duration, log *slog.Logger) *fanout {
 	if threshold <= 0 {
 		threshold = 20
 	}
 	if interval <= 0 {
 		interval = time.Second
 	}
-	return &fanout{nsp: nsp, log: log, threshold: threshold, interval: interval}
+	return &fanout{send: send, log: log, threshold: threshold, interval: interval}
 }
 
 func (f *fanout) joined(u globalchat.User, count int) { f.event(u, count, true) }
@@ -115,11 +114,7 @@ func (f *fanout) flush() {
 	}
 }
 
-func (f *fanout) emit(event string, payload any) {
-	if err := f.nsp.To(globalchat.Room).Emit(event, payload); err != nil {
-		f.log.Warn("chat: presence broadcast", "event", event, "err", err)
-	}
-}
+func (f *fanout) emit(event string, payload any) { f.send(event, payload) }
 
 func (f *fanout) close() {
 	f.mu.Lock()

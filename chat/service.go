@@ -70,7 +70,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, nsp: cfg.IO.Of("/"), log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
 	s.health = newHealth(s.log)
-	s.presence = newFanout(s.nsp, cfg.PresenceThreshold, cfg.PresenceInterval, s.log)
+	s.presence = newFanout(s.broadcast, cfg.PresenceThreshold, cfg.PresenceInterval, s.log)
 	s.nsp.Use(s.authenticate)
 	s.nsp.OnConnection(s.onConnect)
 	cfg.Bus.Subscribe(s.deliver)
@@ -84,6 +84,13 @@ func (s *Service) Close() { s.presence.close() }
 // instance (an instance that died); presence implementations call it.
 func (s *Service) UserLeft(u globalchat.User, onlineCount int) {
 	s.presence.left(u, onlineCount)
+}
+
+// broadcast sends an event to the room on every instance.
+func (s *Service) broadcast(event string, payload any) {
+	if err := s.nsp.To(globalchat.Room).Emit(event, payload); err != nil {
+		s.log.Warn("chat: broadcast", "event", event, "err", err)
+	}
 }
 
 // deliver sends a message from the bus to this instance's sockets, with

@@ -153,7 +153,9 @@ const cases = [
 
   ["history survives a restart", async () => {
     const before = await getJSON(server.url + "/api/messages?limit=100");
-    await server.stop();
+    const t0 = Date.now();
+    assert.equal(await server.stop(), 0, "graceful exit code");
+    assert.ok(Date.now() - t0 < 10000, "shutdown within 10 s");
     await server.start();
     const s = await client("henry", id("henry"));
     const after = await getJSON(server.url + "/api/messages?limit=100");

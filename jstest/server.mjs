@@ -30,11 +30,13 @@ export class Server {
     throw new Error("server did not start: " + this.log);
   }
 
+  // stop signals the server and returns its exit code.
   async stop(signal = "SIGTERM") {
-    if (!this.proc) return;
+    if (!this.proc) return null;
     this.proc.kill(signal);
-    await this.exited;
+    const code = await this.exited;
     this.proc = null;
+    return code;
   }
 }
 
