@@ -25,3 +25,6 @@ vet:
 
 fuzz:
 	./scripts/fuzz.sh
+
+cluster: deps web
+	./scripts/cluster.sh

@@ -19,13 +19,16 @@ var errClosed = errors.New("inmem: bus closed")
 
 // BusOptions configures a Bus. Zero values take the defaults.
 type BusOptions struct {
-	Capacity   int           // recent messages kept; default 1000
-	DedupeTTL  time.Duration // how long a client message id is remembered; default 1h
-	DedupeMax  int           // client message ids remembered at most; default 100000
-	Clock      func() time.Time
-	Logger     *slog.Logger
-	deliverMax int // messages handed to the handler per batch (tests)
+	Capacity  int              // recent messages kept; default 1000
+	DedupeTTL time.Duration    // how long a client message id is remembered; default 1h
+	DedupeMax int              // client message ids remembered at most; default 100000
+	Clock     func() time.Time // default time.Now
+	Logger    *slog.Logger     // default discards
 }
+
+// deliverBatch is how many messages the delivery goroutine copies out of
+// the ring at once: the mutex is held for the copy only.
+const deliverBatch = 256
 
 // Bus is the message bus of a single instance: it numbers messages, keeps
 // the recent ones and hands them to the handler in Seq order.
@@ -41,7 +44,6 @@ type BusOptions struct {
 type Bus struct {
 	clock func() time.Time
 	log   *slog.Logger
-	batch int
 	wake  chan struct{} // capacity 1: "there may be something to deliver"
 	done  chan struct{}
 
@@ -72,13 +74,9 @@ func NewBus(opts BusOptions) *Bus {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.deliverMax <= 0 {
-		opts.deliverMax = 256
-	}
 	return &Bus{
 		clock:  opts.Clock,
 		log:    opts.Logger,
-		batch:  opts.deliverMax,
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		ring:   newRing(opts.Capacity),
@@ -178,7 +176,7 @@ func (b *Bus) take() ([]globalchat.Message, func(globalchat.Message), int64) {
 	dropped := b.dropped
 	b.dropped = 0
 	from := b.ring.firstAfter(b.taken)
-	to := min(b.ring.n, from+b.batch)
+	to := min(b.ring.n, from+deliverBatch)
 	msgs := b.ring.slice(from, to)
 	if len(msgs) > 0 {
 		b.taken = msgs[len(msgs)-1].Seq

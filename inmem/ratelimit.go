@@ -71,11 +71,11 @@ func (r *RateLimiter) Allow(ctx context.Context, userID string) (globalchat.Deci
 	l.expire(now)
 	if l.n == r.limit {
 		wait := l.times[l.start].Add(Window).Sub(now)
-		return globalchat.Decision{RetryAfter: min(max(wait, 0), Window)}, nil
+		return globalchat.Decision{Limit: r.limit, RetryAfter: min(max(wait, 0), Window)}, nil
 	}
 	l.times[(l.start+l.n)%len(l.times)] = now
 	l.n++
-	return globalchat.Decision{Allowed: true, Remaining: r.limit - l.n}, nil
+	return globalchat.Decision{Allowed: true, Limit: r.limit, Remaining: r.limit - l.n}, nil
 }
 
 // expire forgets the sends that left the window: a send at t counts while

@@ -90,6 +90,7 @@ const cases = [
     assert.equal(ack.ok, false);
     assert.equal(ack.error.code, "rate_limited");
     assert.ok(ack.error.retryAfterMs > 0 && ack.error.retryAfterMs <= 60000, `retryAfterMs ${ack.error.retryAfterMs}`);
+    assert.match(ack.error.message, /at most 20 messages a minute/);
     assert.ok(s.connected);
     s.close();
   }],

@@ -120,7 +120,6 @@ func (c *client) connect(p packet) {
 	if c.socket(p.nsp) != nil {
 		return
 	}
-	c.timer.Stop()
 	n.connect(c, p.data)
 }
 
@@ -154,6 +153,9 @@ func (c *client) add(s *Socket) bool {
 		return false
 	}
 	c.sockets[s.nsp.name] = s
+	// Only a namespace actually joined ends the connect timeout: a
+	// client refused by a middleware is still closed when it expires.
+	c.timer.Stop()
 	return true
 }
 

@@ -111,6 +111,9 @@ func (n *Namespace) connect(c *client, auth []byte) {
 	if onConnect != nil {
 		onConnect(s)
 	}
+	if r := n.srv.opts.Recovery; r != nil && r.SaveOnConnect {
+		s.saveSession(s.Rooms(), r.ConnectedTTL)
+	}
 }
 
 // claim takes the lost session the client names in its auth payload, if

@@ -115,11 +115,12 @@ func (p *packet) validate() error {
 // eventName returns the first element of an event's array, a string.
 func eventName(data []byte) (string, error) {
 	var head []json.RawMessage
-	if err := json.Unmarshal(data, &head); err != nil || len(head) == 0 {
+	if err := json.Unmarshal(data, &head); err != nil || len(head) == 0 || len(head[0]) == 0 {
 		return "", errBadPacket
 	}
 	var name string
-	if err := json.Unmarshal(head[0], &name); err != nil {
+	// A string, not null (which would decode into "" without an error).
+	if head[0][0] != '"' || json.Unmarshal(head[0], &name) != nil {
 		return "", errBadPacket
 	}
 	return name, nil

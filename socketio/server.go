@@ -45,6 +45,19 @@ type RecoveryOptions struct {
 	// the offsets (BroadcastOperator.WithOffset) and broadcasts without
 	// one are not replayed.
 	Replayer Replayer
+	// SaveOnConnect also saves each session when it connects, kept for
+	// ConnectedTTL, so that the clients of an instance that dies (and so
+	// saves nothing) recover on another one. For a shared SessionStore.
+	SaveOnConnect bool
+	// ConnectedTTL bounds a session saved at connect; default 24h.
+	ConnectedTTL time.Duration
+}
+
+func (r *RecoveryOptions) maxDisconnection() time.Duration {
+	if r == nil {
+		return 0
+	}
+	return r.MaxDisconnection
 }
 
 // Server is a Socket.IO server. Mount it at /socket.io/.
@@ -81,6 +94,9 @@ func NewServer(opts Options) (*Server, error) {
 	if r := opts.Recovery; r != nil {
 		if r.MaxDisconnection <= 0 {
 			r.MaxDisconnection = 2 * time.Minute
+		}
+		if r.ConnectedTTL <= 0 {
+			r.ConnectedTTL = 24 * time.Hour
 		}
 		if r.Sessions == nil {
 			r.Sessions = newMemorySessions()

@@ -155,15 +155,20 @@ func (s *Socket) OnDisconnect(f func(Reason)) {
 	s.mu.Unlock()
 }
 
-// Join adds the socket to rooms.
+// Join adds the socket to rooms. A disconnected socket joins nothing.
 func (s *Socket) Join(rooms ...string) {
 	s.mu.Lock()
+	// The namespace is updated under s.mu so that a concurrent close,
+	// which leaves the rooms it finds in s.rooms, cannot miss one.
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
 	for _, r := range rooms {
 		if !slices.Contains(s.rooms, r) {
 			s.rooms = append(s.rooms, r)
 		}
 	}
-	s.mu.Unlock()
 	s.nsp.join(s, rooms)
 }
 
@@ -355,7 +360,9 @@ func (s *Socket) close(reason Reason) {
 		return
 	}
 	s.closed = true
+	// Taken, not shared: a later Leave must not edit what is being left.
 	rooms := s.rooms
+	s.rooms = nil
 	handlers := s.onDisconnect
 	for id, ch := range s.acks {
 		close(ch)
@@ -368,14 +375,17 @@ func (s *Socket) close(reason Reason) {
 	s.nsp.srv.metrics.sockets.Dec()
 	s.nsp.srv.metrics.disconnects.WithLabelValues(string(reason)).Inc()
 	if recoverable[reason] {
-		s.saveSession(rooms)
+		s.saveSession(rooms, s.nsp.srv.opts.Recovery.maxDisconnection())
+	} else {
+		s.forgetSession()
 	}
 	for _, f := range handlers {
 		f(reason)
 	}
 }
 
-func (s *Socket) saveSession(rooms []string) {
+// saveSession keeps the socket's session for ttl.
+func (s *Socket) saveSession(rooms []string, ttl time.Duration) {
 	r := s.nsp.srv.opts.Recovery
 	if r == nil || s.pid == "" {
 		return
@@ -384,7 +394,19 @@ func (s *Socket) saveSession(rooms []string) {
 	st := SessionState{PID: s.pid, SID: s.id, Namespace: s.nsp.name, Rooms: kept, Lost: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := r.Sessions.Save(ctx, st, r.MaxDisconnection); err != nil {
+	if err := r.Sessions.Save(ctx, st, ttl); err != nil {
 		s.nsp.srv.log.Warn("socketio: session not kept for recovery", "sid", s.id, "err", err)
 	}
+}
+
+// forgetSession drops a session saved at connect when the client left on
+// purpose.
+func (s *Socket) forgetSession() {
+	r := s.nsp.srv.opts.Recovery
+	if r == nil || !r.SaveOnConnect || s.pid == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.Sessions.Take(ctx, s.pid)
 }

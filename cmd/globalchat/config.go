@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -143,6 +144,19 @@ func (c *config) level() (slog.Level, error) {
 	var l slog.Level
 	err := l.UnmarshalText([]byte(c.LogLevel))
 	return l, err
+}
+
+// instanceID names this instance in Redis: INSTANCE_ID, or
+// hostname-port-random (random: a restarted instance is a new one, and
+// the reaper cleans up after the one that died).
+func (c *config) instanceID() string {
+	if c.InstanceID != "" {
+		return c.InstanceID
+	}
+	host, _ := os.Hostname()
+	var b [3]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%x", host, c.Port, b)
 }
 
 // origins returns the CORS allowlist.

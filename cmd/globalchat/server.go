@@ -46,6 +46,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 			MaxDisconnection: cfg.RecoveryWindow,
 			Sessions:         d.sessions,
 			Replayer:         chat.Replayer{Bus: d.bus, Store: d.store},
+			SaveOnConnect:    d.mode == "redis",
 		},
 		Logger: log, Registerer: reg,
 	})

@@ -36,7 +36,7 @@ func Node(t testing.TB, timeout time.Duration, script string, env ...string) {
 	t.Helper()
 	root := RepoRoot(t)
 	path := filepath.Join(root, script)
-	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "node_modules")); err != nil {
+	if !hasNodeModules(filepath.Dir(path), root) {
 		t.Fatalf("testenv: npm packages of %s are not installed; run `make deps`", filepath.Dir(script))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -49,5 +49,19 @@ func Node(t testing.TB, timeout time.Duration, script string, env ...string) {
 	t.Logf("%s:\n%s", script, out)
 	if err != nil {
 		t.Fatalf("%s failed: %v", script, err)
+	}
+}
+
+// hasNodeModules reports whether dir or a folder above it, up to root,
+// holds node_modules, as Node's module resolution looks.
+func hasNodeModules(dir, root string) bool {
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules")); err == nil {
+			return true
+		}
+		if dir == root || filepath.Dir(dir) == dir {
+			return false
+		}
+		dir = filepath.Dir(dir)
 	}
 }

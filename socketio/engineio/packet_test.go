@@ -48,3 +48,37 @@ func FuzzDecodePayload(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeText(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		typ  byte
+		data string
+	}{{"0", typeOpen, ""}, {"1", typeClose, ""}, {"2probe", typePing, "probe"}, {"3", typePong, ""}, {"4héllo", typeMessage, "héllo"}, {"5", typeUpgrade, ""}, {"6", typeNoop, ""}} {
+		p, err := decodeText([]byte(tc.in))
+		if err != nil || p.typ != tc.typ || string(p.data) != tc.data || p.binary {
+			t.Errorf("decodeText(%q) = %+v, %v", tc.in, p, err)
+		}
+	}
+	for _, bad := range []string{"", "7", "/", "b", "abc", "\x00"} {
+		if _, err := decodeText([]byte(bad)); err == nil {
+			t.Errorf("decodeText(%q): no error", bad)
+		}
+	}
+}
+
+func FuzzDecodeText(f *testing.F) {
+	for _, s := range []string{"4hello", "2probe", "3", "", "7", "b"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := decodeText(b)
+		if err != nil {
+			return
+		}
+		// A text packet is its type byte and its data, nothing lost.
+		if p.binary || len(p.data) != len(b)-1 || !bytes.Equal(appendPayload(nil, []frame{{typ: p.typ, data: p.data}}), b) {
+			t.Fatalf("decodeText(%q) = %+v", b, p)
+		}
+	})
+}

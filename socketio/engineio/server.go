@@ -256,16 +256,18 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		return
 	}
 	c := newConn(s, newID(), r)
+	// The receiver is set before the connection is shared: a Shutdown
+	// running now may close it at once.
+	c.recv = s.open(c)
 	if !s.add(c) {
 		writeError(w, http.StatusServiceUnavailable, errBadRequest)
+		c.abort(ReasonServerShutdown)
 		return
 	}
-	c.recv = s.open(c)
 	if transport == "websocket" {
 		c.serveWebSocket(w, r, true)
 		return
 	}
-	c.transport = transportPolling
 	c.enqueue(frame{typ: typeOpen, data: s.openPacket(c.id, true)})
 	c.startHeartbeat()
 	c.poll(w, r)

@@ -60,6 +60,12 @@ func (c *Conn) serveWebSocket(w http.ResponseWriter, r *http.Request, _ bool) {
 		return
 	}
 	c.mu.Lock()
+	if c.closed {
+		// Shut down while the handshake was answered.
+		c.mu.Unlock()
+		t.conn.Close()
+		return
+	}
 	c.transport = transportWebSocket
 	c.ws = t
 	c.mu.Unlock()
@@ -200,10 +206,11 @@ func (c *Conn) readMessage(t *wsTransport) ([]byte, ws.OpCode, error) {
 // writeLoop flushes the queue to the WebSocket, every pending frame in one
 // write, until it is empty; then it exits.
 func (c *Conn) writeLoop(t *wsTransport) {
+	var written []frame
 	for {
 		c.mu.Lock()
-		frames := c.takeLocked()
-		if len(frames) == 0 {
+		if len(c.queue) == 0 {
+			c.recycleLocked(written)
 			c.writing = false
 			closing := t.closing
 			c.mu.Unlock()
@@ -213,6 +220,8 @@ func (c *Conn) writeLoop(t *wsTransport) {
 			}
 			return
 		}
+		frames := c.takeLocked()
+		c.recycleLocked(written)
 		c.mu.Unlock()
 		if err := writeFrames(t.conn, frames); err != nil {
 			c.mu.Lock()
@@ -222,7 +231,23 @@ func (c *Conn) writeLoop(t *wsTransport) {
 			t.conn.Close()
 			return
 		}
+		written = frames
 	}
+}
+
+// maxSpare bounds the queue array a connection keeps between writes: a
+// small one spares an allocation per message, a large one (left by a
+// burst) would cost memory on every idle connection.
+const maxSpare = 8
+
+// recycleLocked makes frames, which were written, the array of the next
+// queue, when nothing was queued meanwhile.
+func (c *Conn) recycleLocked(frames []frame) {
+	if frames == nil || cap(frames) > maxSpare || c.queue != nil || c.closed {
+		return
+	}
+	clear(frames) // the payloads are not kept alive
+	c.queue = frames[:0]
 }
 
 // writeFrames writes frames as WebSocket frames and flushes once.
@@ -260,7 +285,14 @@ func writeFrame(w *bufio.Writer, op ws.OpCode, prefix byte, data []byte) error {
 	if prefix != 0 {
 		n++
 	}
-	if err := ws.WriteHeader(w, ws.Header{Fin: true, OpCode: op, Length: n}); err != nil {
+	if w.Available() < ws.MaxHeaderSize {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	// The header is built in the writer's own free space: ws.WriteHeader
+	// would allocate a buffer per frame, per recipient of a broadcast.
+	if err := ws.WriteHeaderBuffer(w, ws.Header{Fin: true, OpCode: op, Length: n}, w.AvailableBuffer()); err != nil {
 		return err
 	}
 	if prefix != 0 {

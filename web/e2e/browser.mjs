@@ -42,6 +42,7 @@ const dbPath = path.join(tmp, "chat.db");
 
 let server = null; // the running server process
 let serverRun = 0;
+let serverLog = ""; // the output of the latest server run
 let browser = null;
 let phase = "load"; // "restart" while the server is down on purpose
 let passed = 0;
@@ -63,7 +64,12 @@ const watchdog = setTimeout(() => fail(`timed out: the whole run took over ${TOT
 async function fail(message) {
   clearTimeout(watchdog);
   console.error(`browser: FAIL: ${message}`);
+  await Promise.race([describePages(), sleep(3000)]).catch(() => {});
   await Promise.race([screenshots("failure"), sleep(3000)]).catch(() => {});
+  if (serverLog) {
+    const tail = fs.readFileSync(serverLog, "utf8").trimEnd().split("\n").slice(-30).join("\n  ");
+    if (tail) console.error(`server output (last lines of ${path.basename(serverLog)}):\n  ${tail}`);
+  }
   console.log(`browser: ${passed} passed, 1 failed`);
   process.exit(1);
 }
@@ -109,7 +115,8 @@ function freePort() {
 
 function startServer(port) {
   serverRun++;
-  const log = fs.createWriteStream(path.join(artifacts, `server-${serverRun}.log`));
+  serverLog = path.join(artifacts, `server-${serverRun}.log`);
+  const log = fs.createWriteStream(serverLog);
   const child = spawn(bin, [], {
     env: { ...process.env, PORT: String(port), SQLITE_PATH: dbPath },
     stdio: ["ignore", "pipe", "pipe"],
@@ -125,7 +132,7 @@ async function waitHealthy(base, child) {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before /healthz answered; see server-${serverRun}.log in ${artifacts}`);
+      throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before /healthz answered`);
     }
     try {
       const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
@@ -147,6 +154,19 @@ async function stopServer(child) {
     child.kill("SIGKILL");
     await exited;
     throw new Error("server did not exit within 10 s of SIGTERM");
+  }
+}
+
+// describePages prints what each page shows, to tell a failure's cause.
+async function describePages() {
+  for (const [name, page] of Object.entries(pages)) {
+    if (page.isClosed()) continue;
+    const seen = await page.evaluate(() => ({
+      status: document.querySelector("#conn-status")?.textContent?.trim(),
+      joinError: document.querySelector("#join-error")?.textContent,
+      last: [...document.querySelectorAll("#messages li")].slice(-6).map((li) => li.textContent?.trim()),
+    }));
+    console.error(`${name} shows: ${JSON.stringify(seen)}`);
   }
 }
 

@@ -109,6 +109,7 @@ export class ChatSession {
     this.socket.io.removeAllListeners();
     this.socket.disconnect();
     this.history.close();
+    this.timeline.close();
     this.online.close();
     this.composer.close();
     this.scroller.removeEventListener("scroll", this.onScroll);

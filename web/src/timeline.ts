@@ -60,11 +60,33 @@ export class Timeline {
   private myUserId = "";
   private retryDisabled = false;
 
+  /** Whether the view was at the bottom at the last scroll. */
+  private stuck = true;
+  private readonly resizes = new ResizeObserver(() => {
+    if (this.stuck) this.scrollToBottom();
+  });
+
   constructor(
     private readonly list: HTMLOListElement,
     private readonly scroller: HTMLElement,
     private readonly events: TimelineEvents,
-  ) {}
+  ) {
+    // When the view shrinks (a status line under the message box, the
+    // online list opening on a phone, the keyboard), the newest message
+    // stays in sight if it was.
+    this.scroller.addEventListener("scroll", this.onScroll, { passive: true });
+    this.resizes.observe(this.scroller);
+  }
+
+  /** Stops watching the view (when leaving the room). */
+  close(): void {
+    this.resizes.disconnect();
+    this.scroller.removeEventListener("scroll", this.onScroll);
+  }
+
+  private readonly onScroll = () => {
+    this.stuck = this.atBottom();
+  };
 
   /** Number of messages shown (notices and pending ones excluded). */
   get size(): number {

@@ -1,0 +1,139 @@
+// Package redis holds the Redis implementations of the real-time state
+// shared by every instance: the message bus (one seq order, pub/sub), the
+// presence of users across instances, the rate limiter, the Socket.IO
+// session store and the Socket.IO adapter.
+//
+// Every key starts with "global-chat:" and has a TTL, or is a structure of
+// bounded size (the recent-message ZSET is trimmed; the online sets hold
+// the users online). The only key that never expires is the room's
+// counter, global-chat:seq. Lua scripts live in scripts/*.lua, each headed
+// by its KEYS and ARGV; they assume one Redis server (or a primary with
+// replicas), not Redis Cluster.
+//
+// It imports the domain package, socketio's seams and go-redis; no
+// sibling implementation.
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/globalchat/globalchat"
+)
+
+// Keys and channels of the reference design, and the ones added here.
+const (
+	keySeq         = "global-chat:seq"          // string: the room's last seq; the one key without TTL
+	keyRecent      = "global-chat:recent"       // ZSET: recent message JSON by seq, trimmed
+	keyOnlineUsers = "global-chat:online-users" // SET: user ids online
+	keyOnlineNames = "global-chat:online-names" // ZSET (score 0): "name\x00userId", for Online in name order
+	keyInstances   = "global-chat:instances"    // ZSET: instance id by last heartbeat (ms, Redis time)
+
+	channelMessages = "global-chat:messages" // pub/sub: message JSON in seq order
+
+	messageTTL = time.Hour // message, recent and dedupe keys
+
+	defaultTimeout = 3 * time.Second // one call to Redis
+)
+
+func keyMessage(id string) string { return "global-chat:message:" + id }
+
+// keyClientMsg escapes ':' in the user id so that ("a", "b:c") and
+// ("a:b", "c") do not share a key; ids without ':' or '%' are unchanged.
+func keyClientMsg(userID, clientMsgID string) string {
+	return "global-chat:client-msg:" + escapeColon(userID) + ":" + clientMsgID
+}
+
+func keyUserOnline(userID string) string       { return "global-chat:user-online:" + userID }
+func keyUserSocket(socketID string) string     { return "global-chat:user-socket:" + socketID }
+func keyUserSockets(userID string) string      { return "global-chat:user-sockets:" + userID }
+func keyInstance(id string) string             { return "global-chat:instance:" + id }
+func keySocketInstance(socketID string) string { return "global-chat:socket-instance:" + socketID }
+func keyInstanceSockets(id string) string      { return "global-chat:instance-sockets:" + id }
+func keyRateLimit(userID string) string        { return "global-chat:rate-limit:" + userID }
+func socketIOChannel(namespace string) string  { return "socket.io#" + namespace + "#" }
+
+func escapeColon(s string) string {
+	if !strings.ContainsAny(s, ":%") {
+		return s
+	}
+	return strings.NewReplacer("%", "%25", ":", "%3A").Replace(s)
+}
+
+// Open connects to the Redis of rawURL, redis://[user:password@]host:port/db
+// or rediss:// for TLS, and checks that it answers PING. Timeouts not set
+// in the URL take sane values, and context deadlines bound every call.
+func Open(ctx context.Context, rawURL string) (*goredis.Client, error) {
+	opts, err := goredis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis: bad url: %w", redactURLError(err))
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 3 * time.Second
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = defaultTimeout
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = defaultTimeout
+	}
+	if opts.DialerRetries == 0 {
+		// The default (5 dials, each retried by MaxRetries) makes a call
+		// to a Redis that is down take seconds; ErrUnavailable should come
+		// fast, the callers retry.
+		opts.DialerRetries = 2
+		opts.DialerRetryTimeout = 50 * time.Millisecond
+	}
+	opts.ContextTimeoutEnabled = true
+	client := goredis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(ctx, opts.DialTimeout+defaultTimeout)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, unavailable("ping "+opts.Addr, err)
+	}
+	return client, nil
+}
+
+// redactURLError drops the URL, and its password, from a parse error.
+func redactURLError(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
+}
+
+// unavailable wraps err: Redis errors that say the server is unusable for
+// now, and every network error or timeout, wrap globalchat.ErrUnavailable;
+// other error replies (a bad script, a wrong type) do not.
+func unavailable(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var rerr goredis.Error
+	transient := false
+	if errors.As(err, &rerr) {
+		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY"} {
+			transient = transient || strings.HasPrefix(rerr.Error(), p)
+		}
+	}
+	if (rerr != nil && !transient) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("redis: %s: %w", op, err)
+	}
+	return fmt.Errorf("redis: %s: %w: %w", op, globalchat.ErrUnavailable, err)
+}
+
+// withTimeout bounds one call to Redis.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		d = defaultTimeout
+	}
+	return context.WithTimeout(ctx, d)
+}

@@ -1,0 +1,237 @@
+package socketio
+
+import (
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/globalchat/globalchat/socketio/engineio"
+)
+
+func TestConnectTimeout(t *testing.T) {
+	l := newLiveServer(t, Options{ConnectTimeout: 50 * time.Millisecond})
+	c := l.dial(t)
+	start := time.Now()
+	c.expectClosed()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("closed after %v", d)
+	}
+	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+}
+
+// A refused CONNECT does not stop the timeout: a client that never gets
+// into a namespace is closed all the same.
+func TestConnectTimeoutAfterRefusal(t *testing.T) {
+	l := newLiveServer(t, Options{ConnectTimeout: 100 * time.Millisecond})
+	l.Of("/private").Use(func(*Socket) error { return errors.New("no") })
+	c := l.dial(t)
+	c.send("0/private,")
+	c.expect(`4/private,{"message":"no"}`)
+	c.expectClosed()
+	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+}
+
+func TestConnectErrors(t *testing.T) {
+	l := newLiveServer(t, Options{})
+	l.Of("/private").Use(func(*Socket) error {
+		return &ConnectError{Message: "unauthorized", Data: map[string]string{"hint": "token"}}
+	})
+	l.Of("/plain").Use(func(*Socket) error { return errors.New("plain error") })
+	c := l.dial(t)
+	c.send("0/nope,")
+	c.expect(`4/nope,{"message":"Invalid namespace"}`)
+	c.send(`0/private,{"token":"x"}`)
+	c.expect(`4/private,{"message":"unauthorized","data":{"hint":"token"}}`)
+	c.send("0/plain,")
+	c.expect(`4/plain,{"message":"plain error"}`)
+	// The connection stays usable.
+	c.connect("/")
+	if n := l.Of("/private").Len(); n != 0 {
+		t.Fatalf("%d refused sockets kept", n)
+	}
+}
+
+// Packets for a namespace the client has not joined are ignored.
+func TestEventBeforeConnect(t *testing.T) {
+	l := newLiveServer(t, Options{})
+	var calls atomic.Int64
+	l.Of("/").OnConnection(func(s *Socket) {
+		s.On("hello", func(s *Socket, e *Event) {
+			s.Emit("count", calls.Add(1))
+		})
+	})
+	c := l.dial(t)
+	c.send(`2["hello"]`)
+	c.send(`21["hello"]`)
+	c.send(`2/chat,["hello"]`)
+	c.send(`31[]`)
+	c.send(`1`)
+	c.send(`51-["hello",{"_placeholder":true,"num":0}]`)
+	c.sendBinary([]byte{1})
+	c.connect("/")
+	c.send(`2["hello"]`)
+	c.expect(`2["count",1]`)
+}
+
+func TestDisconnectLastNamespace(t *testing.T) {
+	l := newLiveServer(t, Options{})
+	l.Of("/chat")
+	l.Of("/").OnConnection(func(s *Socket) {
+		s.On("ping", func(s *Socket, e *Event) { e.Ack("pong") })
+	})
+	var reason atomic.Value
+	l.Of("/chat").OnConnection(func(s *Socket) {
+		s.OnDisconnect(func(r Reason) { reason.Store(r) })
+	})
+	c := l.dial(t)
+	c.connect("/")
+	c.connect("/chat")
+	c.send("1/chat,")
+	eventually(t, "the /chat socket to go", func() bool { return l.Of("/chat").Len() == 0 })
+	if r := reason.Load(); r != ReasonClientDisconnect {
+		t.Fatalf("disconnect reason %v", r)
+	}
+	// Still connected to "/".
+	c.send(`25["ping"]`)
+	c.expect(`35["pong"]`)
+	c.send("1")
+	c.expectClosed()
+	eventually(t, "no connection", func() bool { return l.Connections() == 0 && l.Of("/").Len() == 0 })
+}
+
+func TestServerDisconnect(t *testing.T) {
+	l := newLiveServer(t, Options{})
+	l.Of("/").OnConnection(func(s *Socket) {
+		s.On("bye", func(s *Socket, e *Event) { s.Disconnect() })
+	})
+	c := l.dial(t)
+	c.connect("/")
+	c.send(`2["bye"]`)
+	c.expect("1")
+	c.expectClosed()
+	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+}
+
+func TestBinaryFromClient(t *testing.T) {
+	l := newLiveServer(t, Options{})
+	l.Of("/").OnConnection(func(s *Socket) {
+		s.On("echo", func(s *Socket, e *Event) {
+			v, err := e.Values()
+			if err != nil {
+				t.Errorf("Values: %v", err)
+				return
+			}
+			e.Ack(v...)
+		})
+	})
+	c := l.dial(t)
+	c.connect("/")
+	c.send(`52-3["echo",{"_placeholder":true,"num":1},"x",{"_placeholder":true,"num":0}]`)
+	c.sendBinary([]byte("first"))
+	c.sendBinary([]byte("second"))
+	c.expect(`62-3[{"_placeholder":true,"num":0},"x",{"_placeholder":true,"num":1}]`)
+	c.expect("bsecond")
+	c.expect("bfirst")
+}
+
+// Binary the client sends out of turn is a broken client: closed.
+func TestBinaryOutOfTurn(t *testing.T) {
+	for name, send := range map[string]func(c *testClient){
+		"binary without a packet": func(c *testClient) { c.sendBinary([]byte{1}) },
+		"text while attachments are due": func(c *testClient) {
+			c.send(`51-["e",{"_placeholder":true,"num":0}]`)
+			c.send(`2["e"]`)
+		},
+		"invalid packet": func(c *testClient) { c.send(`2{}`) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := newLiveServer(t, Options{})
+			c := l.dial(t)
+			c.connect("/")
+			send(c)
+			c.expectClosed()
+			eventually(t, "no connection", func() bool { return l.Connections() == 0 && l.Of("/").Len() == 0 })
+		})
+	}
+}
+
+func TestEmitWithAck(t *testing.T) {
+	l := newLiveServer(t, Options{})
+	sockets := make(chan *Socket, 1)
+	l.Of("/").OnConnection(func(s *Socket) { sockets <- s })
+	c := l.dial(t)
+	c.connect("/")
+	s := <-sockets
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := contextWithTimeout()
+		defer cancel()
+		res, err := s.EmitWithAck(ctx, "ask", 1)
+		if err == nil && (len(res) != 1 || string(res[0]) != `"answer"`) {
+			err = errors.New("ack " + strconv.Quote(string(res[0])))
+		}
+		done <- err
+	}()
+	c.expect(`20["ask",1]`)
+	c.send(`30["answer"]`)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// A socket that goes while waiting ends the wait.
+	go func() {
+		ctx, cancel := contextWithTimeout()
+		defer cancel()
+		_, err := s.EmitWithAck(ctx, "ask")
+		done <- err
+	}()
+	c.expect(`21["ask"]`)
+	c.send("1")
+	if err := <-done; !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("EmitWithAck on a disconnected socket: %v", err)
+	}
+	if _, err := s.EmitWithAck(t.Context(), "late"); !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("EmitWithAck after the disconnect: %v", err)
+	}
+}
+
+// Join after the socket is gone must not put it back in a room.
+func TestJoinAfterDisconnect(t *testing.T) {
+	l := newLiveServer(t, Options{})
+	sockets := make(chan *Socket, 1)
+	l.Of("/").OnConnection(func(s *Socket) { sockets <- s })
+	c := l.dial(t)
+	c.connect("/")
+	s := <-sockets
+	closed := make(chan struct{})
+	s.OnDisconnect(func(Reason) { close(closed) })
+	c.send("1")
+	<-closed
+	s.Join("late")
+	if n := l.Of("/").RoomSize("late"); n != 0 {
+		t.Fatalf("a gone socket joined a room (%d members)", n)
+	}
+	if s.Transport() != "websocket" || s.Recovered() {
+		t.Fatal("socket accessors")
+	}
+}
+
+// The transport's close reasons reach the socket.
+func TestDisconnectReasons(t *testing.T) {
+	l := newLiveServer(t, Options{Engine: engineio.Options{PingInterval: 30 * time.Millisecond, PingTimeout: 30 * time.Millisecond}})
+	reasons := make(chan Reason, 1)
+	l.Of("/").OnConnection(func(s *Socket) { s.OnDisconnect(func(r Reason) { reasons <- r }) })
+	c := l.dial(t)
+	c.connect("/")
+	// No pong.
+	select {
+	case r := <-reasons:
+		if r != Reason(engineio.ReasonPingTimeout) {
+			t.Fatalf("reason %q", r)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no disconnect")
+	}
+	c.expectClosed()
+}
