@@ -96,3 +96,15 @@ func (p *Presence) Online(ctx context.Context, limit int) (int, []globalchat.Use
 	})
 	return len(users), users[:min(len(users), max(limit, 0))], nil
 }
+
+// Conns returns every registered connection: what moves to a shared
+// presence when the server switches to Redis.
+func (p *Presence) Conns() []globalchat.Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]globalchat.Conn, 0, len(p.sockets))
+	for _, c := range p.sockets {
+		out = append(out, c)
+	}
+	return out
+}

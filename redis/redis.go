@@ -67,9 +67,35 @@ func escapeColon(s string) string {
 }
 
 // Open connects to the Redis of rawURL, redis://[user:password@]host:port/db
-// or rediss:// for TLS, and checks that it answers PING. Timeouts not set
-// in the URL take sane values, and context deadlines bound every call.
+// or rediss:// for TLS, and checks that it answers PING.
 func Open(ctx context.Context, rawURL string) (*goredis.Client, error) {
+	client, err := NewClient(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := Ping(ctx, client); err != nil {
+		client.Close()
+		return nil, err
+	}
+	return client, nil
+}
+
+// Ping checks that the client's Redis answers, within the client's dial
+// and call timeouts.
+func Ping(ctx context.Context, client *goredis.Client) error {
+	opts := client.Options()
+	ctx, cancel := context.WithTimeout(ctx, opts.DialTimeout+defaultTimeout)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		return unavailable("ping "+opts.Addr, err)
+	}
+	return nil
+}
+
+// NewClient returns a client of the Redis of rawURL without connecting.
+// Timeouts not set in the URL take sane values, and context deadlines
+// bound every call.
+func NewClient(rawURL string) (*goredis.Client, error) {
 	opts, err := goredis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis: bad url: %w", redactURLError(err))
@@ -91,14 +117,7 @@ func Open(ctx context.Context, rawURL string) (*goredis.Client, error) {
 		opts.DialerRetryTimeout = 50 * time.Millisecond
 	}
 	opts.ContextTimeoutEnabled = true
-	client := goredis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(ctx, opts.DialTimeout+defaultTimeout)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		client.Close()
-		return nil, unavailable("ping "+opts.Addr, err)
-	}
-	return client, nil
+	return goredis.NewClient(opts), nil
 }
 
 // redactURLError drops the URL, and its password, from a parse error.

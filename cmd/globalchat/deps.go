@@ -3,13 +3,17 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/inmem"
+	"github.com/globalchat/globalchat/internal/swap"
 	"github.com/globalchat/globalchat/mysql"
 	"github.com/globalchat/globalchat/redis"
 	"github.com/globalchat/globalchat/socketio"
@@ -32,6 +36,9 @@ type deps struct {
 	// that discover departures themselves (a dead instance's users).
 	onUserLeft func(func(globalchat.User, int))
 	userLeft   atomic.Pointer[func(globalchat.User, int)]
+	// swaps are set while Redis has not answered yet.
+	swaps *swaps
+	mu    sync.Mutex // guards closers and mode once running
 }
 
 func openDeps(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
@@ -87,18 +94,57 @@ func (d *deps) openMemory(cfg config, log *slog.Logger) {
 	d.adapter = socketio.LocalAdapter{}
 }
 
-// openRedis sets up the state shared by every instance.
+// openRedis sets up the state shared by every instance. When Redis does
+// not answer at start, the server runs on in-memory state (one instance,
+// as the reference design's error handling says), retries in the
+// background and moves to Redis once it answers.
 func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) error {
-	client, err := redis.Open(ctx, cfg.RedisURL)
+	// go-redis logs dial failures itself, process-wide: into our logger,
+	// at debug, since the health tracker reports the status changes.
+	goredis.SetLogger(redisLogger{log})
+	client, err := redis.NewClient(cfg.RedisURL)
 	if err != nil {
 		return err
 	}
-	d.mode = "redis"
 	d.closers = append(d.closers, client.Close)
-	d.checks["redis"] = pinger{client}
+	d.checks["redis"] = checkFunc(func(ctx context.Context) error {
+		if err := redis.Ping(ctx, client); err != nil {
+			return err
+		}
+		if d.currentMode() != "redis" {
+			return errors.New("redis answers; still on in-memory state, switching")
+		}
+		return nil
+	})
+	err = redis.Ping(ctx, client)
+	if err == nil {
+		d.mode = "redis"
+		return d.useRedis(ctx, client, cfg, log)
+	}
+	log.Warn("redis unreachable at start: running on in-memory state (this instance alone) and retrying", "err", err)
+	d.mode = "redis (waiting, in memory)"
+	d.openMemory(cfg, log)
+	d.swaps = &swaps{
+		bus: swap.NewBus(d.bus), presence: swap.NewPresence(d.presence), limiter: swap.NewRateLimiter(d.limiter),
+		sessions: swap.NewSessions(d.sessions), adapter: swap.NewAdapter(d.adapter),
+		memBus: d.bus, memPresence: d.presence.(*inmem.Presence),
+	}
+	d.bus, d.presence, d.limiter = d.swaps.bus, d.swaps.presence, d.swaps.limiter
+	d.sessions, d.adapter = d.swaps.sessions, d.swaps.adapter
+	retry, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	d.closers = append(d.closers, func() error { cancel(); <-done; return nil })
+	go func() {
+		defer close(done)
+		d.retryRedis(retry, client, cfg, log)
+	}()
+	return nil
+}
+
+// useRedis builds the Redis implementations on a client that answers.
+func (d *deps) useRedis(ctx context.Context, client *goredis.Client, cfg config, log *slog.Logger) error {
 	id := cfg.instanceID()
 	bus := redis.NewBus(client, redis.BusOptions{Logger: log})
-	d.closers = append(d.closers, bus.Close)
 	presence := redis.NewPresence(client, redis.PresenceOptions{
 		InstanceID: id, Logger: log,
 		OnLeft: func(u globalchat.User, count int) {
@@ -108,9 +154,12 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 		},
 	})
 	if err := presence.Start(ctx); err != nil {
+		bus.Close()
 		return err
 	}
-	d.closers = append(d.closers, presence.Close)
+	d.mu.Lock()
+	d.closers = append(d.closers, bus.Close, presence.Close)
+	d.mu.Unlock()
 	d.bus, d.presence = bus, presence
 	d.limiter = redis.NewRateLimiter(client, cfg.RatePerMinute)
 	d.sessions = redis.NewSessionStore(client, "")
@@ -118,10 +167,105 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 	return nil
 }
 
-// pinger checks Redis for /readyz.
-type pinger struct{ c *goredis.Client }
+// swaps are the forwarding implementations of a server waiting for Redis.
+type swaps struct {
+	bus         *swap.Bus
+	presence    *swap.Presence
+	limiter     *swap.RateLimiter
+	sessions    *swap.Sessions
+	adapter     *swap.Adapter
+	memBus      globalchat.Bus
+	memPresence *inmem.Presence
+}
 
-func (p pinger) Ping(ctx context.Context) error { return p.c.Ping(ctx).Err() }
+// retryRedis pings Redis with a growing pause until it answers, then moves
+// the running server onto it.
+func (d *deps) retryRedis(ctx context.Context, client *goredis.Client, cfg config, log *slog.Logger) {
+	pause := time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 15*time.Second)
+		if redis.Ping(ctx, client) != nil {
+			continue
+		}
+		if err := d.switchToRedis(ctx, client, cfg, log); err != nil {
+			log.Warn("redis answers but the switch failed; retrying", "err", err)
+			continue
+		}
+		log.Info("redis reachable: switched from in-memory state to Redis")
+		return
+	}
+}
+
+// switchToRedis moves the running server to Redis: the sequence goes on
+// from the highest seq handed out, the connections of this instance are
+// registered in the shared presence, then each forwarder points at Redis.
+func (d *deps) switchToRedis(ctx context.Context, client *goredis.Client, cfg config, log *slog.Logger) error {
+	next := &deps{checks: map[string]globalchat.Checker{}}
+	next.userLeft.Store(d.userLeft.Load())
+	if err := next.useRedis(ctx, client, cfg, log); err != nil {
+		return err
+	}
+	s := d.swaps
+	last, err := d.store.LastSeq(ctx)
+	if err == nil {
+		var recent []globalchat.Message
+		recent, err = s.memBus.Recent(ctx, 0, 1)
+		if len(recent) > 0 {
+			last = max(last, recent[0].Seq)
+		}
+	}
+	if err == nil {
+		err = next.bus.EnsureSeq(ctx, last)
+	}
+	for _, c := range s.memPresence.Conns() {
+		if err != nil {
+			break
+		}
+		_, _, err = next.presence.Add(ctx, c)
+	}
+	if err == nil {
+		var old socketio.Adapter
+		if old, err = s.adapter.Swap(ctx, next.adapter); err == nil {
+			old.Close()
+		}
+	}
+	if err != nil {
+		next.close()
+		return err
+	}
+	s.bus.Swap(next.bus).Close()
+	s.presence.Swap(next.presence)
+	s.limiter.Swap(next.limiter)
+	s.sessions.Swap(next.sessions)
+	d.mu.Lock()
+	d.closers = append(d.closers, next.closers...)
+	d.mode = "redis"
+	d.mu.Unlock()
+	return nil
+}
+
+// redisLogger routes go-redis's own log lines to slog.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
+}
+
+// checkFunc is a readiness check.
+type checkFunc func(ctx context.Context) error
+
+func (f checkFunc) Ping(ctx context.Context) error { return f(ctx) }
+
+func (d *deps) currentMode() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mode
+}
 
 // seedSeq makes the bus continue the store's sequence, so a restart (or a
 // flushed Redis) never hands out a seq twice.
@@ -137,9 +281,16 @@ func seedSeq(ctx context.Context, bus globalchat.Bus, store globalchat.MessageSt
 // flushes what the others still handed it.
 func (d *deps) close() error {
 	var errs []error
-	for i := len(d.closers) - 1; i >= 0; i-- {
-		errs = append(errs, d.closers[i]())
+	for {
+		d.mu.Lock()
+		n := len(d.closers)
+		if n == 0 {
+			d.mu.Unlock()
+			return errors.Join(errs...)
+		}
+		f := d.closers[n-1]
+		d.closers = d.closers[:n-1]
+		d.mu.Unlock()
+		errs = append(errs, f())
 	}
-	d.closers = nil
-	return errors.Join(errs...)
 }

@@ -83,7 +83,7 @@ func (s *server) serve(ctx context.Context, ready chan<- string) error {
 		s.close()
 		return fmt.Errorf("listen: %w", err)
 	}
-	s.log.Info("globalchat listening", "addr", ln.Addr().String(), "mode", s.deps.mode, "auth", authMode(s.cfg))
+	s.log.Info("globalchat listening", "addr", ln.Addr().String(), "mode", s.deps.currentMode(), "auth", authMode(s.cfg))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
