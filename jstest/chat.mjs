@@ -135,6 +135,28 @@ const cases = [
     s.close();
   }],
 
+  ["a dropped client recovers what it missed, once, in order", async () => {
+    const r = await client("ivy", id("ivy"), { transports: ["polling", "websocket"] });
+    const w = await client("jack", id("jack"));
+    await send(w, "before the drop");
+    await until(() => r.got.messages.some((m) => m.content === "before the drop"), 3000, "live message");
+    const history = r.got.history;
+    const lost = once(r, "disconnect");
+    r.io.engine.close(); // the transport drops; the client reconnects by itself
+    await lost;
+    for (let i = 0; i < 3; i++) await send(w, `missed ${i}`);
+    await once(r, "connect");
+    assert.equal(r.recovered, true);
+    await until(() => r.got.messages.filter((m) => m.content.startsWith("missed")).length === 3, 3000, "missed messages");
+    await send(w, "after the recovery");
+    await until(() => r.got.messages.some((m) => m.content === "after the recovery"), 3000, "live again");
+    const seqs = r.got.messages.map((m) => m.seq);
+    assert.deepEqual(seqs, [...new Set(seqs)].sort((x, y) => x - y), "once each, in seq order");
+    assert.equal(r.got.history, history, "no second history on recovery");
+    r.close();
+    w.close();
+  }],
+
   ["HTTP history paging", async () => {
     const page = await getJSON(server.url + "/api/messages?limit=3");
     assert.equal(page.status, 200);

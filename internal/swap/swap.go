@@ -73,7 +73,9 @@ func (s *Bus) EnsureSeq(ctx context.Context, seq int64) error { return s.get().E
 func (s *Bus) Close() error { return s.get().Close() }
 
 // Presence forwards to the current presence.
-type Presence struct{ cur atomic.Pointer[globalchat.Presence] }
+type Presence struct {
+	cur atomic.Pointer[globalchat.Presence]
+}
 
 var _ globalchat.Presence = (*Presence)(nil)
 
@@ -103,7 +105,9 @@ func (s *Presence) Online(ctx context.Context, limit int) (int, []globalchat.Use
 }
 
 // RateLimiter forwards to the current limiter.
-type RateLimiter struct{ cur atomic.Pointer[globalchat.RateLimiter] }
+type RateLimiter struct {
+	cur atomic.Pointer[globalchat.RateLimiter]
+}
 
 var _ globalchat.RateLimiter = (*RateLimiter)(nil)
 
@@ -123,7 +127,9 @@ func (s *RateLimiter) Allow(ctx context.Context, userID string) (globalchat.Deci
 }
 
 // Sessions forwards to the current session store.
-type Sessions struct{ cur atomic.Pointer[socketio.SessionStore] }
+type Sessions struct {
+	cur atomic.Pointer[socketio.SessionStore]
+}
 
 var _ socketio.SessionStore = (*Sessions)(nil)
 
