@@ -3,24 +3,18 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/internal/sqlstore"
 )
-
-// maxLimit caps one page, so that a caller's large limit cannot load the
-// whole table into memory.
-const maxLimit = 10000
 
 // maxStatement is the most text (roughly) in one INSERT: well under the
 // servers' default max_allowed_packet (16 MiB on MariaDB), so that a batch
 // of long messages is split rather than refused.
 const maxStatement = 4 << 20
-
-const columns = "id, seq, user_id, username, content, client_msg_id, created_at"
 
 // The column limits of the schema, checked before a message joins a
 // batch: one message that does not fit would otherwise fail its batch.
@@ -125,7 +119,7 @@ func statementSize(msgs []globalchat.Message) int {
 func insertQuery(msgs []globalchat.Message) (string, []any) {
 	var b strings.Builder
 	b.Grow(100 + 24*len(msgs))
-	b.WriteString("INSERT INTO messages (" + columns + ") VALUES ")
+	b.WriteString("INSERT INTO messages (" + sqlstore.Columns + ") VALUES ")
 	args := make([]any, 0, 7*len(msgs))
 	for i, m := range msgs {
 		if i > 0 {
@@ -143,72 +137,37 @@ func insertQuery(msgs []globalchat.Message) (string, []any) {
 	return b.String(), args
 }
 
-// Before returns up to limit messages with Seq < before (before <= 0: from
-// the newest), oldest first.
+// Before implements globalchat.MessageStore.
 func (s *Store) Before(ctx context.Context, before int64, limit int) ([]globalchat.Message, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	if before <= 0 {
-		before = math.MaxInt64
-	}
-	// Newest first to take the last page, then reversed in Go.
-	msgs, err := s.query(ctx, "SELECT "+columns+" FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-		before, min(limit, maxLimit))
+	msgs, err := s.reader.Before(ctx, before, limit)
 	if err != nil {
 		return nil, wrap("before", err)
-	}
-	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
-		msgs[i], msgs[j] = msgs[j], msgs[i]
 	}
 	return msgs, nil
 }
 
-// After returns up to limit messages with Seq > after, oldest first.
+// After implements globalchat.MessageStore.
 func (s *Store) After(ctx context.Context, after int64, limit int) ([]globalchat.Message, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	msgs, err := s.query(ctx, "SELECT "+columns+" FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
-		after, min(limit, maxLimit))
+	msgs, err := s.reader.After(ctx, after, limit)
 	if err != nil {
 		return nil, wrap("after", err)
 	}
 	return msgs, nil
 }
 
-// LastSeq returns the highest stored Seq, 0 when the store is empty.
+// LastSeq implements globalchat.MessageStore.
 func (s *Store) LastSeq(ctx context.Context) (int64, error) {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	var seq int64
-	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM messages").Scan(&seq); err != nil {
+	seq, err := s.reader.LastSeq(ctx)
+	if err != nil {
 		return 0, wrap("last seq", err)
 	}
 	return seq, nil
 }
 
-// query runs a SELECT of columns and scans its rows.
-func (s *Store) query(ctx context.Context, query string, args ...any) ([]globalchat.Message, error) {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var msgs []globalchat.Message
-	for rows.Next() {
-		var (
-			m           globalchat.Message
-			clientMsgID sql.NullString
-		)
-		if err := rows.Scan(&m.ID, &m.Seq, &m.UserID, &m.Username, &m.Content, &clientMsgID, &m.CreatedAt); err != nil {
-			return nil, err
-		}
-		m.ClientMsgID = clientMsgID.String
-		m.CreatedAt = m.CreatedAt.UTC()
-		msgs = append(msgs, m)
-	}
-	return msgs, rows.Err()
+// newReader reads this store's rows.
+func newReader(db *sql.DB) sqlstore.Reader {
+	return sqlstore.Reader{DB: db, Timeout: opTimeout, CreatedAt: func() (any, func() time.Time) {
+		var t time.Time
+		return &t, func() time.Time { return t }
+	}}
 }

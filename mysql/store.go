@@ -22,6 +22,7 @@ import (
 
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/internal/batch"
+	"github.com/globalchat/globalchat/internal/sqlstore"
 )
 
 // Defaults for a DSN that leaves them out. Every query here is small, so
@@ -49,6 +50,7 @@ var _ globalchat.MessageStore = (*Store)(nil)
 // Store is a globalchat.MessageStore in a MySQL or MariaDB database.
 type Store struct {
 	db     *sql.DB
+	reader sqlstore.Reader
 	batch  *batch.Batcher[globalchat.Message]
 	logger *slog.Logger
 
@@ -78,7 +80,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	db.SetConnMaxLifetime(connMaxLifetime)
 	db.SetConnMaxIdleTime(connMaxIdleTime)
 
-	s := &Store{db: db, logger: logger}
+	s := &Store{db: db, reader: newReader(db), logger: logger}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w (server %s)", err, cfg.Addr)

@@ -19,10 +19,11 @@ import (
 // counted and dropped. It costs no file descriptor and no goroutine of its
 // own, so thousands of real engine connections fit in a benchmark.
 type discardConn struct {
-	in      *bytes.Reader
-	closed  chan struct{}
-	once    sync.Once
-	written atomic.Int64
+	in       *bytes.Reader
+	closed   chan struct{}
+	isClosed atomic.Bool
+	once     sync.Once
+	written  atomic.Int64
 }
 
 func newDiscardConn(in []byte) *discardConn {
@@ -38,17 +39,18 @@ func (c *discardConn) Read(p []byte) (int, error) {
 }
 
 func (c *discardConn) Write(p []byte) (int, error) {
-	select {
-	case <-c.closed:
+	if c.isClosed.Load() {
 		return 0, net.ErrClosed
-	default:
 	}
 	c.written.Add(int64(len(p)))
 	return len(p), nil
 }
 
 func (c *discardConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
+	c.once.Do(func() {
+		c.isClosed.Store(true)
+		close(c.closed)
+	})
 	return nil
 }
 

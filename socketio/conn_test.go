@@ -24,7 +24,7 @@ func TestConnectTimeout(t *testing.T) {
 // A refused CONNECT does not stop the timeout: a client that never gets
 // into a namespace is closed all the same.
 func TestConnectTimeoutAfterRefusal(t *testing.T) {
-	l := newLiveServer(t, Options{ConnectTimeout: 100 * time.Millisecond})
+	l := newLiveServer(t, Options{ConnectTimeout: 300 * time.Millisecond})
 	l.Of("/private").Use(func(*Socket) error { return errors.New("no") })
 	c := l.dial(t)
 	c.send("0/private,")
@@ -219,7 +219,7 @@ func TestJoinAfterDisconnect(t *testing.T) {
 
 // The transport's close reasons reach the socket.
 func TestDisconnectReasons(t *testing.T) {
-	l := newLiveServer(t, Options{Engine: engineio.Options{PingInterval: 30 * time.Millisecond, PingTimeout: 30 * time.Millisecond}})
+	l := newLiveServer(t, Options{Engine: engineio.Options{PingInterval: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond}})
 	reasons := make(chan Reason, 1)
 	l.Of("/").OnConnection(func(s *Socket) { s.OnDisconnect(func(r Reason) { reasons <- r }) })
 	c := l.dial(t)

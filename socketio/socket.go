@@ -197,7 +197,10 @@ func (s *Socket) Emit(event string, args ...any) error {
 }
 
 // EmitWithAck sends an event and waits for the client's acknowledgement,
-// returning its arguments.
+// returning its arguments. Do not call it from an event handler (or
+// OnConnection) without a goroutine of its own: the acknowledgement is
+// read by the goroutine that runs the handlers of the connection, so the
+// wait would last until ctx ends.
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
 	ch := make(chan *Event, 1)
 	s.mu.Lock()

@@ -4,17 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/internal/sqlstore"
 )
-
-// maxLimit caps one page, so that a caller's large limit cannot load the
-// whole table into memory.
-const maxLimit = 10000
-
-const columns = "id, seq, user_id, username, content, client_msg_id, created_at"
 
 // Save stores msgs and returns once they are committed. Concurrent Saves
 // share one transaction. A message whose ID (or Seq) is already stored is
@@ -51,7 +45,7 @@ func insert(ctx context.Context, tx *sql.Tx, msgs []globalchat.Message) error {
 	// ON CONFLICT DO NOTHING covers both unique keys, like MySQL's
 	// duplicate-key handling: a retried message is stored once.
 	stmt, err := tx.PrepareContext(ctx,
-		"INSERT INTO messages ("+columns+") VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+		"INSERT INTO messages ("+sqlstore.Columns+") VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 	if err != nil {
 		return err
 	}
@@ -69,73 +63,37 @@ func insert(ctx context.Context, tx *sql.Tx, msgs []globalchat.Message) error {
 	return nil
 }
 
-// Before returns up to limit messages with Seq < before (before <= 0: from
-// the newest), oldest first.
+// Before implements globalchat.MessageStore.
 func (s *Store) Before(ctx context.Context, before int64, limit int) ([]globalchat.Message, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	if before <= 0 {
-		before = math.MaxInt64
-	}
-	// Newest first to take the last page, then reversed in Go.
-	msgs, err := s.query(ctx, "SELECT "+columns+" FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-		before, min(limit, maxLimit))
+	msgs, err := s.reader.Before(ctx, before, limit)
 	if err != nil {
 		return nil, wrap("before", err)
-	}
-	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
-		msgs[i], msgs[j] = msgs[j], msgs[i]
 	}
 	return msgs, nil
 }
 
-// After returns up to limit messages with Seq > after, oldest first.
+// After implements globalchat.MessageStore.
 func (s *Store) After(ctx context.Context, after int64, limit int) ([]globalchat.Message, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	msgs, err := s.query(ctx, "SELECT "+columns+" FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
-		after, min(limit, maxLimit))
+	msgs, err := s.reader.After(ctx, after, limit)
 	if err != nil {
 		return nil, wrap("after", err)
 	}
 	return msgs, nil
 }
 
-// LastSeq returns the highest stored Seq, 0 when the store is empty.
+// LastSeq implements globalchat.MessageStore.
 func (s *Store) LastSeq(ctx context.Context) (int64, error) {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	var seq int64
-	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM messages").Scan(&seq); err != nil {
+	seq, err := s.reader.LastSeq(ctx)
+	if err != nil {
 		return 0, wrap("last seq", err)
 	}
 	return seq, nil
 }
 
-// query runs a SELECT of columns and scans its rows.
-func (s *Store) query(ctx context.Context, query string, args ...any) ([]globalchat.Message, error) {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var msgs []globalchat.Message
-	for rows.Next() {
-		var (
-			m           globalchat.Message
-			clientMsgID sql.NullString
-			createdAt   int64
-		)
-		if err := rows.Scan(&m.ID, &m.Seq, &m.UserID, &m.Username, &m.Content, &clientMsgID, &createdAt); err != nil {
-			return nil, err
-		}
-		m.ClientMsgID = clientMsgID.String
-		m.CreatedAt = time.UnixMilli(createdAt).UTC()
-		msgs = append(msgs, m)
-	}
-	return msgs, rows.Err()
+// newReader reads this store's rows.
+func newReader(db *sql.DB) sqlstore.Reader {
+	return sqlstore.Reader{DB: db, Timeout: opTimeout, CreatedAt: func() (any, func() time.Time) {
+		var ms int64
+		return &ms, func() time.Time { return time.UnixMilli(ms) }
+	}}
 }

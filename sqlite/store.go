@@ -24,6 +24,7 @@ import (
 
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/internal/batch"
+	"github.com/globalchat/globalchat/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -45,6 +46,7 @@ var _ globalchat.MessageStore = (*Store)(nil)
 // Store is a globalchat.MessageStore in a SQLite database file.
 type Store struct {
 	db     *sql.DB
+	reader sqlstore.Reader
 	batch  *batch.Batcher[globalchat.Message]
 	logger *slog.Logger
 
@@ -76,7 +78,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("%w (database %s)", err, path)
 	}
-	s := &Store{db: db, logger: logger}
+	s := &Store{db: db, reader: newReader(db), logger: logger}
 	s.batch = batch.New(s.commit, batch.Options{})
 	logger.InfoContext(ctx, "sqlite message store open", "path", path)
 	return s, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -60,9 +61,20 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 	c.polling = false
 	c.mu.Unlock()
 
+	body := appendPayload(make([]byte, 0, payloadSize(frames)), frames)
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(appendPayload(make([]byte, 0, payloadSize(frames)), frames))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	// A client that does not read its response must not hold this
+	// goroutine and the payload for ever: the write is bounded, and
+	// flushed here so that the bound covers all of it. The deadline is
+	// lifted afterwards, as it would outlive the request on a kept-alive
+	// connection.
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	w.Write(body)
+	rc.Flush()
+	rc.SetWriteDeadline(time.Time{})
 	if finished {
 		c.srv.remove(c)
 	}

@@ -250,7 +250,7 @@ func TestPollingPingTimeout(t *testing.T) {
 }
 
 func TestPollingHeartbeat(t *testing.T) {
-	h := newHarness(t, Options{PingInterval: 30 * time.Millisecond, PingTimeout: 200 * time.Millisecond})
+	h := newHarness(t, Options{PingInterval: 30 * time.Millisecond, PingTimeout: time.Second})
 	sid, r := h.handshake()
 	for range 5 {
 		h.expectGet(sid, "2")
@@ -358,7 +358,7 @@ func TestWebSocketPingTimeout(t *testing.T) {
 }
 
 func TestWebSocketHeartbeat(t *testing.T) {
-	h := newHarness(t, Options{PingInterval: 30 * time.Millisecond, PingTimeout: 200 * time.Millisecond})
+	h := newHarness(t, Options{PingInterval: 30 * time.Millisecond, PingTimeout: time.Second})
 	c, _, r := h.mustDial()
 	for range 5 {
 		c.expect("2")

@@ -1,0 +1,100 @@
+package chat
+
+import (
+	"context"
+	"testing"
+
+	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/inmem"
+)
+
+func seqs(msgs []globalchat.Message) []int64 {
+	out := make([]int64, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Seq
+	}
+	return out
+}
+
+func msgs(seq ...int64) []globalchat.Message {
+	out := make([]globalchat.Message, len(seq))
+	for i, s := range seq {
+		out[i] = globalchat.Message{Seq: s}
+	}
+	return out
+}
+
+func TestMergeBySeq(t *testing.T) {
+	got := seqs(mergeBySeq(msgs(1, 2, 3, 5), msgs(3, 4, 5, 6), 5))
+	want := []int64{2, 3, 4, 5, 6}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}
+
+// memStore is a MessageStore over a slice, for the replayer's fallback.
+type memStore struct {
+	globalchat.MessageStore
+	msgs []globalchat.Message
+}
+
+func (s memStore) After(_ context.Context, after int64, limit int) ([]globalchat.Message, error) {
+	var out []globalchat.Message
+	for _, m := range s.msgs {
+		if m.Seq > after && len(out) < limit {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func TestReplayerReadsTheCacheThenTheStore(t *testing.T) {
+	ctx := context.Background()
+	bus := inmem.NewBus(inmem.BusOptions{Capacity: 3})
+	defer bus.Close()
+	bus.Subscribe(func(globalchat.Message) {})
+	var stored []globalchat.Message
+	for i := 0; i < 5; i++ {
+		m, _, err := bus.Publish(ctx, globalchat.Message{ID: string(rune('a' + i)), Content: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, m)
+	}
+	r := Replayer{Bus: bus, Store: memStore{msgs: stored}}
+	room := []string{globalchat.Room}
+
+	missed, ok, err := r.Replay(ctx, "/", room, "3") // in the cache
+	if err != nil || !ok || len(missed) != 2 || offsetOfPacket(t, missed[0].Packet) != "4" {
+		t.Fatalf("from the cache: %d %v %v", len(missed), ok, err)
+	}
+	missed, ok, err = r.Replay(ctx, "/", room, "1") // older than the cache
+	if err != nil || !ok || len(missed) != 4 {
+		t.Fatalf("from the store: %d %v %v", len(missed), ok, err)
+	}
+	for _, bad := range []string{"x", "-1"} {
+		if _, ok, _ := r.Replay(ctx, "/", room, bad); ok {
+			t.Errorf("offset %q accepted", bad)
+		}
+	}
+	if _, ok, _ := r.Replay(ctx, "/", []string{"elsewhere"}, "1"); ok {
+		t.Error("a session outside the room was replayed")
+	}
+}
+
+// offsetOfPacket returns the last argument of an encoded chat:message.
+func offsetOfPacket(t *testing.T, pkt []byte) string {
+	t.Helper()
+	s := string(pkt)
+	end := len(s) - 2 // ...,"<offset>"]
+	start := end
+	for start > 0 && s[start-1] != '"' {
+		start--
+	}
+	return s[start:end]
+}
