@@ -113,6 +113,35 @@ func TestReaperRemovesDeadInstance(t *testing.T) {
 	}
 }
 
+// TestReaperSparesARecoveredSocket: a client of instance A recovers on B
+// with the same socket id before A is found dead; reaping A must not take
+// the socket, nor the user, from B.
+func TestReaperSparesARecoveredSocket(t *testing.T) {
+	srv := testenv.Redis(t)
+	a := fastPresence(t, srv, "a", nil)
+	b := fastPresence(t, srv, "b", func(u globalchat.User, _ int) { t.Errorf("%s reported as left", u.ID) })
+	defer b.Close()
+	ctx := ctxT(t)
+	conn := globalchat.Conn{SocketID: "s1", User: globalchat.User{ID: "u1", Name: "Ann"}}
+	if _, _, err := a.Add(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	a.halt()
+	if _, _, err := b.Add(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond) // A is reaped meanwhile
+	if _, err := b.client.ZScore(ctx, keyInstances, "a").Result(); err == nil {
+		t.Fatal("A was not reaped")
+	}
+	if count, users, err := b.Online(ctx, 10); err != nil || count != 1 || users[0].ID != "u1" {
+		t.Fatalf("online = %d %v %v, want u1", count, users, err)
+	}
+	if u, last, _, ok, err := b.Remove(ctx, "s1"); err != nil || !ok || !last || u.ID != "u1" {
+		t.Fatalf("Remove on B = %+v %v %v %v", u, last, ok, err)
+	}
+}
+
 // TestCloseRemovesOwnSockets shows a graceful stop: the users of the
 // instance leave at once, reported through OnLeft.
 func TestCloseRemovesOwnSockets(t *testing.T) {
