@@ -18,7 +18,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -56,9 +55,9 @@ type Client struct {
 
 // DialOptions say where and as whom to connect.
 type DialOptions struct {
-	URL     string  // http://host:port of the server
-	LocalIP net.IP  // source address on 127.0.0.0/8, nil for any
-	Auth    any     // the CONNECT auth payload, marshaled as JSON
+	URL     string // http://host:port of the server
+	LocalIP net.IP // source address on 127.0.0.0/8, nil for any
+	Auth    any    // the CONNECT auth payload, marshaled as JSON
 	Timeout time.Duration
 }
 
@@ -301,9 +300,6 @@ func isEvent(pkt []byte, name string) bool {
 	return len(pkt) >= n+4 && pkt[0] == '2' && pkt[1] == '[' && pkt[2] == '"' &&
 		string(pkt[3:3+n]) == name && pkt[3+n] == '"'
 }
-
-// errClosed is what a scenario reports for a connection it closed itself.
-var errClosed = errors.New("closed")
 
 func clip(b []byte) string {
 	if len(b) > 200 {

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxDrain bounds the wait for late deliveries after a step, whatever the
+// progress.
+const maxDrain = 60 * time.Second
+
+// fanStep counts one rate step of the fanout.
+type fanStep struct {
+	rate     float64
+	sent     atomic.Uint64
+	acksOK   atomic.Uint64
+	acksErr  atomic.Uint64
+	received atomic.Uint64
+	lastRecv atomic.Int64 // unixnano of the latest delivery
+	hist     Histogram
+}
+
+// messageArg is the chat:message payload.
+type messageArg struct {
+	Content string `json:"content"`
+}
+
+var ackOK = []byte(`"ok":true`)
+
+// fanout: cfg.Clients receivers and cfg.Senders senders spread over the
+// URLs; for each rate in turn the senders send that many messages a second
+// in total for cfg.Duration, and every receiver measures each delivery.
+func (b *bench) fanout(ctx context.Context, res *Result) error {
+	cfg := b.cfg
+	steps := make([]*fanStep, len(cfg.Rates))
+	for i, r := range cfg.Rates {
+		steps[i] = &fanStep{rate: r}
+	}
+	var current atomic.Pointer[fanStep]
+	current.Store(steps[0])
+	recv := func(_ *peer, pkt []byte) {
+		if !isEvent(pkt, evMessage) {
+			return
+		}
+		k, sent, ok := parseContent(pkt, b.run)
+		if !ok || k >= len(steps) {
+			return
+		}
+		now := time.Now()
+		st := steps[k]
+		st.hist.Record(now.Sub(sent))
+		st.received.Add(1)
+		st.lastRecv.Store(now.UnixNano())
+	}
+	acks := func(_ *peer, pkt []byte) {
+		if _, body, ok := ackOf(pkt); ok {
+			if bytes.Contains(body, ackOK) {
+				current.Load().acksOK.Add(1)
+			} else {
+				current.Load().acksErr.Add(1)
+			}
+		}
+	}
+	receivers, err := b.connectMany(ctx, "r", cfg.Clients, recv, true)
+	if err != nil {
+		return err
+	}
+	var best *Step
+	for k, st := range steps {
+		current.Store(st)
+		// Fresh senders (distinct users) each step, so that the per-user
+		// rate limit, a sliding minute, never spans steps.
+		senders, err := b.connectMany(ctx, fmt.Sprintf("s%d-", k), b.sendersFor(st.rate), acks, true)
+		if err != nil {
+			return err
+		}
+		if err := sleepCtx(ctx, cfg.Settle); err != nil {
+			return err
+		}
+		before := alive(receivers)
+		cpu := startCPU(cfg.PIDs)
+		start := time.Now()
+		if err := b.send(ctx, senders, k, st, start, start.Add(cfg.Duration)); err != nil {
+			return err
+		}
+		sendEnd := time.Now()
+		after := b.drain(ctx, st, receivers)
+		cores, _ := cpu.stop()
+		for _, p := range senders {
+			p.Close()
+		}
+		s := st.summary(before, after, start, sendEnd, cores, cfg)
+		res.Steps = append(res.Steps, s)
+		b.log.Info("fanout step", "rate", s.Rate, "deliveries/s", int(s.DeliveriesSec), "ratio", s.Ratio, "p99ms", s.P99ms, "pass", s.Pass)
+		if s.Pass {
+			best = &res.Steps[len(res.Steps)-1]
+		} else if len(steps) > 1 {
+			break // higher rates would only miss by more
+		}
+	}
+	b.fanoutMetrics(res, best)
+	return nil
+}
+
+// sendersFor is how many senders a rate needs so that none passes 90% of
+// the servers' per-user limit within a minute.
+func (b *bench) sendersFor(rate float64) int {
+	window := min(b.cfg.Duration, time.Minute).Seconds()
+	need := int(math.Ceil(rate * window / (0.9 * float64(b.cfg.UserLimit))))
+	return max(b.cfg.Senders, need)
+}
+
+// send paces the senders: each sends rate/len(senders) messages a second,
+// staggered, on an absolute schedule (a late send does not shift the next).
+func (b *bench) send(ctx context.Context, senders []*peer, k int, st *fanStep, start, end time.Time) error {
+	interval := time.Duration(float64(len(senders)) / st.rate * float64(time.Second))
+	var wg sync.WaitGroup
+	for i, s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := start.Add(interval * time.Duration(i) / time.Duration(len(senders)))
+			for n := 0; next.Before(end) && ctx.Err() == nil; n++ {
+				if d := time.Until(next); d > 0 {
+					time.Sleep(d)
+				}
+				arg := messageArg{Content: content(b.run, k, time.Now(), fmt.Sprintf("s%d-%d", i, n))}
+				if _, err := s.EmitAck(evMessage, arg); err != nil {
+					return // the sender's connection is gone; Step.Disconnects shows it
+				}
+				st.sent.Add(1)
+				next = next.Add(interval)
+			}
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// drain waits for late deliveries: until every live receiver has every
+// message, or nothing arrived for cfg.Drain, or maxDrain. It returns the
+// receivers still connected.
+func (b *bench) drain(ctx context.Context, st *fanStep, receivers []*peer) int {
+	last, lastChange, began := st.received.Load(), time.Now(), time.Now()
+	for ctx.Err() == nil && time.Since(began) < maxDrain {
+		n := alive(receivers)
+		got := st.received.Load()
+		if got >= st.sent.Load()*uint64(n) || time.Since(lastChange) > b.cfg.Drain {
+			return n
+		}
+		if got != last {
+			last, lastChange = got, time.Now()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return alive(receivers)
+}
+
+func (st *fanStep) summary(before, after int, start, sendEnd time.Time, cores float64, cfg *config) Step {
+	sent, got := st.sent.Load(), st.received.Load()
+	// Throughput over the time deliveries took, not just the sending: a
+	// server that falls behind delivers late and so at a lower rate.
+	end := sendEnd
+	if last := time.Unix(0, st.lastRecv.Load()); last.After(end) {
+		end = last
+	}
+	s := Step{
+		Rate: st.rate, Sent: sent, Received: got, Expected: sent * uint64(before),
+		SentPerSec:    float64(sent) / sendEnd.Sub(start).Seconds(),
+		DeliveriesSec: float64(got) / end.Sub(start).Seconds(),
+		P50ms:         ms(st.hist.Quantile(0.50)),
+		P99ms:         ms(st.hist.Quantile(0.99)),
+		MaxMs:         ms(st.hist.Max()),
+		AckErrors:     st.acksErr.Load(),
+		Disconnects:   before - after,
+		ServerCores:   cores,
+	}
+	if s.Expected > 0 {
+		s.Ratio = float64(got) / float64(s.Expected)
+	}
+	s.Pass = s.Ratio >= cfg.MinRatio && s.P99ms <= ms(cfg.P99Max) && s.Disconnects == 0 && s.AckErrors == 0
+	return s
+}
+
+func (b *bench) fanoutMetrics(res *Result, best *Step) {
+	if len(b.cfg.Rates) == 1 {
+		s := res.Steps[0]
+		res.add("messages/s sent", s.SentPerSec, "msg/s", "")
+		res.add("deliveries/s", s.DeliveriesSec, "msg/s", "higher")
+		res.add("delivery ratio", s.Ratio, "", "higher")
+		res.add("latency p50", s.P50ms, "ms", "lower")
+		res.add("latency p99", s.P99ms, "ms", "lower")
+		res.add("latency max", s.MaxMs, "ms", "lower")
+		res.add("receivers disconnected", float64(s.Disconnects), "", "lower")
+		res.add("ack errors", float64(s.AckErrors), "", "lower")
+		res.add("server CPU", s.ServerCores, "cores", "")
+		return
+	}
+	if best == nil {
+		res.add(fmt.Sprintf("max deliveries/s at p99 ≤ %v", b.cfg.P99Max), 0, "msg/s", "higher")
+		res.note("no rate met p99 ≤ %v with delivery ratio ≥ %v", b.cfg.P99Max, b.cfg.MinRatio)
+		return
+	}
+	res.add(fmt.Sprintf("max deliveries/s at p99 ≤ %v", b.cfg.P99Max), best.DeliveriesSec, "msg/s", "higher")
+	res.add("  at messages/s", best.SentPerSec, "msg/s", "higher")
+	res.add("  latency p99 there", best.P99ms, "ms", "lower")
+	res.add("  server CPU there", best.ServerCores, "cores", "")
+	if last := res.Steps[len(res.Steps)-1]; !last.Pass {
+		res.note("next step %.0f msg/s missed: ratio %.4f, p99 %.1f ms, %d disconnects, %d ack errors",
+			last.Rate, last.Ratio, last.P99ms, last.Disconnects, last.AckErrors)
+	} else {
+		res.note("every step passed: the highest rate tried is a lower bound")
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,214 @@
+// Command chatbench is a load generator for the chat: it speaks Socket.IO
+// over WebSocket itself, holds many connections (spread over source
+// addresses 127.0.0.1..127.0.0.N to get past one address's ephemeral
+// ports) and measures one scenario against one or more server URLs:
+//
+//	fanout  N receivers, S senders at R messages/s in total (or stepping
+//	        through -rates): deliveries/s, delivery ratio, latency
+//	storm   N clients connect at once while a probe chats: time until all
+//	        have their history, presence frames, probe latency
+//	idle    N idle connections: server memory per connection and CPU
+//	ingest  S senders, each sending again as soon as its ack comes: stored
+//	        messages/s and ack latency
+//
+// It prints a summary and, with -json, writes the result. With -report it
+// instead reads results from a folder and prints one table comparing the
+// targets (project, reference), optionally writing it into a markdown file
+// between <!-- bench:begin --> and <!-- bench:end -->.
+//
+// Traffic goes only to 127.0.0.0/8. Every loop is bounded in count and
+// time.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is every knob of a run.
+type config struct {
+	Scenario   string        `json:"scenario"`
+	Name       string        `json:"name"`
+	Target     string        `json:"target"`
+	URLs       []string      `json:"urls"`
+	Clients    int           `json:"clients"`
+	Senders    int           `json:"senders"`
+	Rates      []float64     `json:"rates"`
+	Duration   time.Duration `json:"duration"`
+	P99Max     time.Duration `json:"p99Max"`
+	MinRatio   float64       `json:"minRatio"`
+	SrcIPs     int           `json:"srcIPs"`
+	Concurrent int           `json:"connectConcurrency"`
+	Timeout    time.Duration `json:"timeout"`
+	Settle     time.Duration `json:"settle"`
+	Drain      time.Duration `json:"drain"`
+	PIDs       []int         `json:"pids"`
+	UserLimit  int           `json:"userRateLimit"`
+
+	jsonOut string
+	report  string
+	mdInto  string
+}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(os.Args[1:], os.Stdout, log); err != nil {
+		fmt.Fprintln(os.Stderr, "chatbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer, log *slog.Logger) error {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	if cfg.report != "" {
+		return writeReport(cfg.report, cfg.mdInto, out)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := runScenario(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	res.print(out)
+	if cfg.jsonOut != "" {
+		return res.save(cfg.jsonOut)
+	}
+	return nil
+}
+
+func runScenario(ctx context.Context, cfg *config, log *slog.Logger) (*Result, error) {
+	b := newBench(cfg, log)
+	res := b.result()
+	var err error
+	switch cfg.Scenario {
+	case "fanout":
+		err = b.fanout(ctx, res)
+	case "storm":
+		err = b.storm(ctx, res)
+	case "idle":
+		err = b.idle(ctx, res)
+	case "ingest":
+		err = b.ingest(ctx, res)
+	default:
+		err = fmt.Errorf("unknown scenario %q (fanout, storm, idle, ingest)", cfg.Scenario)
+	}
+	b.closeAll()
+	res.finish()
+	return res, err
+}
+
+func parseFlags(args []string) (*config, error) {
+	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
+	cfg := &config{}
+	var urls, rates, pids string
+	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout, storm, idle or ingest")
+	fs.StringVar(&cfg.Name, "name", "", "scenario label in the result and table (default: the scenario)")
+	fs.StringVar(&cfg.Target, "target", "project", "label of the server under test in the result (project, reference)")
+	fs.StringVar(&urls, "url", "http://127.0.0.1:3000", "comma-separated server URLs; clients are spread over them round-robin")
+	fs.IntVar(&cfg.Clients, "clients", 1000, "receivers (fanout), connecting clients (storm), idle connections (idle)")
+	fs.IntVar(&cfg.Senders, "senders", 10, "sending clients (fanout, ingest)")
+	fs.StringVar(&rates, "rate", "100", "messages/s in total (fanout); a comma-separated list steps up through the rates, stopping at the first that misses -p99-max or -min-ratio")
+	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "measuring time (of each rate step for fanout; the CPU window for idle)")
+	fs.DurationVar(&cfg.P99Max, "p99-max", 100*time.Millisecond, "fanout: a step passes with p99 at or under this")
+	fs.Float64Var(&cfg.MinRatio, "min-ratio", 0.999, "fanout: a step passes with at least this delivery ratio")
+	fs.IntVar(&cfg.SrcIPs, "src-ips", 8, "spread connections over source addresses 127.0.0.1..127.0.0.N")
+	fs.IntVar(&cfg.Concurrent, "connect-concurrency", 200, "connections being opened at once while setting up (storm opens all at once)")
+	fs.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "limit for connecting one client, and for the storm as a whole")
+	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "pause after connecting, before measuring")
+	fs.DurationVar(&cfg.Drain, "drain", 3*time.Second, "fanout: after sending, wait this long without progress for late deliveries")
+	fs.IntVar(&cfg.UserLimit, "user-rate-limit", 10000, "the servers' messages per user per minute: fanout uses enough senders to stay under it")
+	fs.StringVar(&pids, "pid", "", "comma-separated server process ids, for memory (idle) and CPU")
+	fs.StringVar(&cfg.jsonOut, "json", "", "write the result as JSON to this file")
+	fs.StringVar(&cfg.report, "report", "", "instead of running, read the *.json results in this folder and print the comparison table")
+	fs.StringVar(&cfg.mdInto, "md", "", "with -report: write the table into this markdown file between <!-- bench:begin --> and <!-- bench:end -->")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if cfg.report != "" {
+		return cfg, nil
+	}
+	var err error
+	if cfg.URLs, err = splitURLs(urls); err != nil {
+		return nil, err
+	}
+	if cfg.Rates, err = splitFloats(rates); err != nil {
+		return nil, fmt.Errorf("-rate: %w", err)
+	}
+	if cfg.PIDs, err = splitInts(pids); err != nil {
+		return nil, fmt.Errorf("-pid: %w", err)
+	}
+	switch {
+	case cfg.Clients < 1 || cfg.Clients > 20000:
+		return nil, errors.New("-clients must be 1..20000 (the process may hold 20,000 files)")
+	case cfg.Senders < 1 || cfg.Senders > 5000:
+		return nil, errors.New("-senders must be 1..5000")
+	case cfg.UserLimit < 1:
+		return nil, errors.New("-user-rate-limit must be positive")
+	case cfg.SrcIPs < 1 || cfg.SrcIPs > 254:
+		return nil, errors.New("-src-ips must be 1..254")
+	case cfg.Concurrent < 1:
+		return nil, errors.New("-connect-concurrency must be positive")
+	case cfg.Duration <= 0 || cfg.Duration > time.Hour:
+		return nil, errors.New("-duration must be in (0, 1h]")
+	case cfg.Timeout <= 0 || cfg.Timeout > 10*time.Minute:
+		return nil, errors.New("-timeout must be in (0, 10m]")
+	}
+	return cfg, nil
+}
+
+func splitURLs(s string) ([]string, error) {
+	var out []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		if _, err := wsURL(u); err != nil {
+			return nil, err
+		}
+		out = append(out, strings.TrimRight(u, "/"))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("-url: no URL")
+	}
+	return out, nil
+}
+
+func splitFloats(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 || v > 1e6 {
+			return nil, fmt.Errorf("bad rate %q", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func splitInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("bad pid %q", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// probeEvery is how often the probe chats during a storm.
+const probeEvery = 100 * time.Millisecond
+
+// storm: a probe pair (one sender, one receiver) connects first; then
+// cfg.Clients clients connect all at once while the probe sends a message
+// every 100 ms. A client is in when its chat:history has arrived.
+func (b *bench) storm(ctx context.Context, res *Result) error {
+	cfg := b.cfg
+	var probe Histogram
+	var probeSent, probeGot atomic.Uint64
+	probeRecv := func(_ *peer, pkt []byte) {
+		if isEvent(pkt, evMessage) {
+			if _, sent, ok := parseContent(pkt, b.run); ok {
+				probe.Record(time.Since(sent))
+				probeGot.Add(1)
+			}
+		}
+	}
+	if _, err := b.connect(ctx, "probe-r", 0, probeRecv); err != nil {
+		return fmt.Errorf("probe receiver: %w", err)
+	}
+	ps, err := b.connect(ctx, "probe-s", 1, nil)
+	if err != nil {
+		return fmt.Errorf("probe sender: %w", err)
+	}
+	if err := sleepCtx(ctx, cfg.Settle); err != nil {
+		return err
+	}
+
+	stopProbe := make(chan struct{})
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		t := time.NewTicker(probeEvery)
+		defer t.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-stopProbe:
+				return
+			case <-t.C:
+			}
+			if _, err := ps.EmitAck(evMessage, messageArg{Content: content(b.run, 0, time.Now(), fmt.Sprint("probe-", n))}); err == nil {
+				probeSent.Add(1)
+			}
+		}
+	}()
+
+	cpu := startCPU(cfg.PIDs)
+	stormCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	var joinTime Histogram
+	var in, failed atomic.Int64
+	var firstErr atomic.Value
+	var lastIn atomic.Int64
+	peers := make([]*peer, cfg.Clients)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range cfg.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// n from 2 so the storm's source addresses continue the probe's.
+			p, err := b.connect(stormCtx, "c", i+2, nil)
+			if err != nil {
+				if failed.Add(1) == 1 {
+					firstErr.Store(err.Error())
+				}
+				return
+			}
+			now := time.Now()
+			joinTime.Record(now.Sub(start))
+			in.Add(1)
+			lastIn.Store(now.UnixNano())
+			peers[i] = p
+		}()
+	}
+	wg.Wait()
+	allIn := time.Unix(0, lastIn.Load()).Sub(start)
+	// Presence sent for the last joins (coalesced once a second) still
+	// counts: give it the settle time.
+	_ = sleepCtx(ctx, max(cfg.Settle, 1500*time.Millisecond))
+	close(stopProbe)
+	<-probeDone
+	_ = sleepCtx(ctx, 500*time.Millisecond) // the last probe's delivery
+	cores, _ := cpu.stop()
+
+	var frames, withPresence int64
+	minFrames := int64(-1)
+	for _, p := range peers {
+		if p == nil {
+			continue
+		}
+		f := p.presence.Load()
+		frames += f
+		if f > 0 {
+			withPresence++
+		}
+		if minFrames < 0 || f < minFrames {
+			minFrames = f
+		}
+	}
+	n := in.Load()
+	res.add("clients in (history received)", float64(n), "", "higher")
+	if n == int64(cfg.Clients) {
+		res.add("time until all in", allIn.Seconds(), "s", "lower")
+	} else {
+		res.add("time until all in", cfg.Timeout.Seconds(), "s", "lower")
+		res.note("%d of %d clients not in within %v; first error: %v", cfg.Clients-int(n), cfg.Clients, cfg.Timeout, firstErr.Load())
+	}
+	res.addMs("join time p50", joinTime.Quantile(0.5))
+	res.addMs("join time p99", joinTime.Quantile(0.99))
+	if n > 0 {
+		res.add("presence frames per client (mean)", float64(frames)/float64(n), "", "")
+		res.add("presence frames per client (min)", float64(max(minFrames, 0)), "", "")
+	}
+	res.add("clients with presence", float64(withPresence), "", "higher")
+	res.addMs("probe latency p99", probe.Quantile(0.99))
+	res.addMs("probe latency max", probe.Max())
+	res.add("probe messages lost", float64(probeSent.Load())-float64(probeGot.Load()), "", "lower")
+	res.add("server CPU", cores, "cores", "")
+	return nil
+}
