@@ -5,6 +5,7 @@
 package testenv
 
 import (
+	"math/rand/v2"
 	"net"
 	"os/exec"
 	"strconv"
@@ -12,15 +13,22 @@ import (
 	"time"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. It
+// is taken below the kernel's ephemeral range (32768 and up here), where
+// the source ports of outgoing connections come from: a port from there
+// can be taken by a client before the server that was meant to bind it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: no free port: %v", err)
+	for range 100 {
+		port := 10000 + rand.IntN(22000)
+		l, err := net.Listen("tcp", Addr(port))
+		if err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("testenv: no free port below the ephemeral range")
+	return 0
 }
 
 // Binary returns the path of a program the test needs, failing the test
