@@ -1,5 +1,6 @@
 // Starts and stops the real globalchat binary for the drivers.
 import { spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { sleep } from "./lib.mjs";
 
 export class Server {
@@ -36,6 +37,9 @@ export class Server {
     this.proc.kill(signal);
     const code = await this.exited;
     this.proc = null;
+    // SERVER_LOG_DIR keeps each server's log, e.g. to look for races in a
+    // binary built with -race.
+    if (process.env.SERVER_LOG_DIR) appendFileSync(`${process.env.SERVER_LOG_DIR}/server-${this.port}.log`, this.log);
     return code;
   }
 }
