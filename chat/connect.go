@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 
 	"github.com/globalchat/globalchat"
@@ -48,18 +49,32 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 
 	// A recovered socket got what it missed replayed; others get history.
 	if !sock.Recovered() {
-		msgs, err := s.history(ctx, 0, HistorySize)
-		if err != nil {
-			s.log.Warn("chat: history unavailable", "err", err)
-		}
-		if msgs == nil {
-			msgs = []globalchat.Message{}
-		}
-		sock.Emit(EventHistory, historyPayload{Messages: msgs})
+		sock.Emit(EventHistory, s.historyPayload(ctx))
 	}
 	if err == nil && first {
 		s.presence.joined(u, count)
 	}
+}
+
+// historyPayload returns the encoded chat:history of a new connection;
+// when the history cannot be read, an empty one (the client can fetch it
+// later over HTTP).
+func (s *Service) historyPayload(ctx context.Context) json.RawMessage {
+	raw, err := s.histCache.get(ctx, func(ctx context.Context) (json.RawMessage, error) {
+		msgs, err := s.history(ctx, 0, HistorySize)
+		if err != nil {
+			return nil, err
+		}
+		if msgs == nil {
+			msgs = []globalchat.Message{}
+		}
+		return json.Marshal(historyPayload{Messages: msgs})
+	})
+	if err != nil {
+		s.log.Warn("chat: history unavailable", "err", err)
+		return json.RawMessage(`{"messages":[]}`)
+	}
+	return raw
 }
 
 // onDisconnect is the disconnect flow: forget the connection, announce

@@ -54,6 +54,8 @@ type Service struct {
 	metrics  *metrics
 	presence *fanout
 	health   *health
+	// histCache holds the encoded history of new connections.
+	histCache historyCache
 }
 
 // New wires the flows onto the main namespace of cfg.IO and subscribes to
@@ -96,6 +98,7 @@ func (s *Service) broadcast(event string, payload any) {
 // deliver sends a message from the bus to this instance's sockets, with
 // its seq as the recovery offset.
 func (s *Service) deliver(m globalchat.Message) {
+	s.histCache.advance(m.Seq)
 	if err := s.nsp.To(globalchat.Room).Local().WithOffset(offset(m.Seq)).Emit(EventMessage, m); err != nil {
 		s.log.Error("chat: deliver", "seq", m.Seq, "err", err)
 	}
