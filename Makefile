@@ -28,3 +28,6 @@ fuzz:
 
 cluster: deps web
 	./scripts/cluster.sh
+
+bench: deps web
+	./scripts/bench.sh

@@ -55,6 +55,10 @@ func (f *fanout) left(u globalchat.User, count int)   { f.event(u, count, false)
 
 func (f *fanout) event(u globalchat.User, count int, joined bool) {
 	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
 	now := time.Now()
 	if now.After(f.windowEnd) {
 		f.windowEnd, f.inWindow = now.Add(f.interval), 0

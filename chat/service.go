@@ -79,7 +79,9 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Close stops the presence ticker.
+// Close stops presence announcements: called when the server shuts down,
+// before its sockets close, since their users are about to reconnect to
+// another instance rather than leave (presence itself is still updated).
 func (s *Service) Close() { s.presence.close() }
 
 // UserLeft announces a user who left without a disconnect reaching this

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,7 @@ func (b *bench) result() *Result {
 	return &Result{
 		Scenario: name, Target: b.cfg.Target, Config: b.cfg,
 		Started: time.Now(), Load1: [2]float64{loadAvg(), 0},
-		cpu: startCPU(nil),
+		cpuGen: startCPU([]int{os.Getpid()}), cpuServer: startCPU(b.cfg.PIDs), cpuInfra: startCPU(b.cfg.InfraPIDs),
 	}
 }
 
@@ -156,10 +157,13 @@ func (b *bench) connectMany(ctx context.Context, role string, n int, h handler, 
 		}()
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	peers = slices.DeleteFunc(peers, func(p *peer) bool { return p == nil })
+	if err := ctx.Err(); err != nil {
+		if all {
+			return nil, err
+		}
+		return peers, fmt.Errorf("%d of %d %s connections in before: %w", len(peers), n, role, err)
+	}
 	b.log.Info("connected", "role", role, "clients", len(peers))
 	if f := failed.Load(); f > 0 {
 		err := fmt.Errorf("%d %s connections failed, first: %v", f, role, first.Load())

@@ -23,7 +23,11 @@ func (b *bench) idle(ctx context.Context, res *Result) error {
 		return err
 	}
 	baseProm := b.promGauges(ctx)
-	peers, err := b.connectMany(ctx, "i", cfg.Clients, nil, false)
+	// The whole connecting is bounded by cfg.Timeout: a server that takes
+	// longer is measured with the connections it took.
+	setup, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	peers, err := b.connectMany(setup, "i", cfg.Clients, nil, false)
+	cancel()
 	if len(peers) == 0 {
 		return err
 	}
@@ -32,10 +36,11 @@ func (b *bench) idle(ctx context.Context, res *Result) error {
 	}
 	// Let the connection flow's work (history, presence) finish and the
 	// garbage it left be collected, as it would be on a server that has
-	// been up for a while.
-	if err := sleepCtx(ctx, max(cfg.Settle, 5*time.Second)); err != nil {
+	// been up for a while (the bench script gives it 5 s).
+	if err := sleepCtx(ctx, cfg.Settle); err != nil {
 		return err
 	}
+	b.heapProfile(ctx, "")
 	cpu := startCPU(cfg.PIDs[:1])
 	if err := sleepCtx(ctx, cfg.Duration); err != nil {
 		return err

@@ -35,6 +35,8 @@ func (b *bench) ingest(ctx context.Context, res *Result) error {
 	var lat Histogram
 	var ok, failed, timedOut atomic.Uint64
 	cpu := startCPU(cfg.PIDs)
+	profiled := b.cpuProfile(ctx, "", cfg.Duration)
+	defer profiled()
 	start := time.Now()
 	end := start.Add(cfg.Duration)
 	var wg sync.WaitGroup

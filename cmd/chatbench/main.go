@@ -51,9 +51,14 @@ type config struct {
 	Concurrent int           `json:"connectConcurrency"`
 	Timeout    time.Duration `json:"timeout"`
 	Settle     time.Duration `json:"settle"`
+	Warmup     time.Duration `json:"warmup"`
 	Drain      time.Duration `json:"drain"`
 	PIDs       []int         `json:"pids"`
+	InfraPIDs  []int         `json:"infraPids"`
+	ProbeEvery time.Duration `json:"probeEvery"`
 	UserLimit  int           `json:"userRateLimit"`
+	PprofURL   string        `json:"pprofURL,omitempty"`
+	ProfileDir string        `json:"-"`
 
 	jsonOut string
 	report  string
@@ -113,7 +118,7 @@ func runScenario(ctx context.Context, cfg *config, log *slog.Logger) (*Result, e
 func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
 	cfg := &config{}
-	var urls, rates, pids string
+	var urls, rates, pids, infra string
 	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout, storm, idle or ingest")
 	fs.StringVar(&cfg.Name, "name", "", "scenario label in the result and table (default: the scenario)")
 	fs.StringVar(&cfg.Target, "target", "project", "label of the server under test in the result (project, reference)")
@@ -128,9 +133,14 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.Concurrent, "connect-concurrency", 200, "connections being opened at once while setting up (storm opens all at once)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "limit for connecting one client, and for the storm as a whole")
 	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "pause after connecting, before measuring")
+	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "fanout: unmeasured sending at the first rate before the measured steps")
 	fs.DurationVar(&cfg.Drain, "drain", 3*time.Second, "fanout: after sending, wait this long without progress for late deliveries")
+	fs.StringVar(&infra, "infra-pid", "", "comma-separated process ids of the shared services (Redis, MariaDB): with -pid and this process, what the CPU use of the rest of the machine (other work) is computed from")
+	fs.DurationVar(&cfg.ProbeEvery, "probe-every", 100*time.Millisecond, "storm: how often the probe sends a message")
 	fs.IntVar(&cfg.UserLimit, "user-rate-limit", 10000, "the servers' messages per user per minute: fanout uses enough senders to stay under it")
 	fs.StringVar(&pids, "pid", "", "comma-separated server process ids, for memory (idle) and CPU")
+	fs.StringVar(&cfg.PprofURL, "pprof", "", "http://127.0.0.1:port of the server's net/http/pprof: take CPU and heap profiles during the scenario")
+	fs.StringVar(&cfg.ProfileDir, "profile-dir", ".", "where -pprof profiles go")
 	fs.StringVar(&cfg.jsonOut, "json", "", "write the result as JSON to this file")
 	fs.StringVar(&cfg.report, "report", "", "instead of running, read the *.json results in this folder and print the comparison table")
 	fs.StringVar(&cfg.mdInto, "md", "", "with -report: write the table into this markdown file between <!-- bench:begin --> and <!-- bench:end -->")
@@ -147,14 +157,25 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.Rates, err = splitFloats(rates); err != nil {
 		return nil, fmt.Errorf("-rate: %w", err)
 	}
+	if cfg.PprofURL != "" {
+		if _, err := wsURL(cfg.PprofURL); err != nil {
+			return nil, fmt.Errorf("-pprof: %w", err)
+		}
+		cfg.PprofURL = strings.TrimRight(cfg.PprofURL, "/")
+	}
 	if cfg.PIDs, err = splitInts(pids); err != nil {
 		return nil, fmt.Errorf("-pid: %w", err)
+	}
+	if cfg.InfraPIDs, err = splitInts(infra); err != nil {
+		return nil, fmt.Errorf("-infra-pid: %w", err)
 	}
 	switch {
 	case cfg.Clients < 1 || cfg.Clients > 20000:
 		return nil, errors.New("-clients must be 1..20000 (the process may hold 20,000 files)")
 	case cfg.Senders < 1 || cfg.Senders > 5000:
 		return nil, errors.New("-senders must be 1..5000")
+	case cfg.ProbeEvery < 10*time.Millisecond:
+		return nil, errors.New("-probe-every must be at least 10ms")
 	case cfg.UserLimit < 1:
 		return nil, errors.New("-user-rate-limit must be positive")
 	case cfg.SrcIPs < 1 || cfg.SrcIPs > 254:
@@ -163,6 +184,8 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-connect-concurrency must be positive")
 	case cfg.Duration <= 0 || cfg.Duration > time.Hour:
 		return nil, errors.New("-duration must be in (0, 1h]")
+	case cfg.Warmup <= 0 || cfg.Warmup > time.Minute:
+		return nil, errors.New("-warmup must be in (0, 1m]")
 	case cfg.Timeout <= 0 || cfg.Timeout > 10*time.Minute:
 		return nil, errors.New("-timeout must be in (0, 10m]")
 	}

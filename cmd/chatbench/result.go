@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -21,11 +22,19 @@ type Result struct {
 	// the machine was, including this process and the servers.
 	Load1       [2]float64 `json:"load1"`
 	MachineBusy float64    `json:"machineBusy"`
-	Metrics     []Metric   `json:"metrics"`
-	Steps       []Step     `json:"steps,omitempty"`
-	Notes       []string   `json:"notes,omitempty"`
+	// CPU over the run, in cores: this process (the load generator), the
+	// servers under test, the shared services (Redis, MariaDB), and what
+	// is left of the machine's use: other work on the machine.
+	GeneratorCores float64 `json:"generatorCores"`
+	ServerCores    float64 `json:"serverCores"`
+	InfraCores     float64 `json:"infraCores"`
+	OtherCores     float64 `json:"otherCores"`
 
-	cpu *cpuMeter
+	Metrics []Metric `json:"metrics"`
+	Steps   []Step   `json:"steps,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
+
+	cpuGen, cpuServer, cpuInfra *cpuMeter
 }
 
 // Metric is one number of the result. Better says which way is good:
@@ -50,9 +59,13 @@ type Step struct {
 	P99ms         float64 `json:"p99ms"`
 	MaxMs         float64 `json:"maxMs"`
 	AckErrors     uint64  `json:"ackErrors"`
+	AcksMissing   uint64  `json:"acksMissing"`
 	Disconnects   int     `json:"disconnects"`
 	ServerCores   float64 `json:"serverCores"`
 	Pass          bool    `json:"pass"`
+	// MaxMsBySecond is the highest latency of the messages sent in each
+	// second of the step: where the tail comes from, steady or stalls.
+	MaxMsBySecond []float64 `json:"maxMsBySecond"`
 }
 
 func (r *Result) add(name string, v float64, unit, better string) {
@@ -70,19 +83,26 @@ func (r *Result) note(format string, args ...any) {
 func (r *Result) finish() {
 	r.Seconds = time.Since(r.Started).Seconds()
 	r.Load1[1] = loadAvg()
-	_, r.MachineBusy = r.cpu.stop()
+	r.GeneratorCores, r.MachineBusy = r.cpuGen.stop()
+	r.ServerCores, _ = r.cpuServer.stop()
+	r.InfraCores, _ = r.cpuInfra.stop()
+	all := r.MachineBusy * float64(runtime.NumCPU())
+	r.OtherCores = max(all-r.GeneratorCores-r.ServerCores-r.InfraCores, 0)
 }
 
 func (r *Result) print(w io.Writer) {
-	fmt.Fprintf(w, "%s on %s (%.0fs, load %.2f→%.2f, machine CPU %.0f%%)\n",
-		r.Scenario, r.Target, r.Seconds, r.Load1[0], r.Load1[1], 100*r.MachineBusy)
+	fmt.Fprintf(w, "%s on %s (%.0fs, load %.2f→%.2f, machine CPU %.0f%%; cores: servers %.2f, load generator %.2f, Redis+MariaDB %.2f, other work %.2f)\n",
+		r.Scenario, r.Target, r.Seconds, r.Load1[0], r.Load1[1], 100*r.MachineBusy, r.ServerCores, r.GeneratorCores, r.InfraCores, r.OtherCores)
 	for _, s := range r.Steps {
 		mark := "pass"
 		if !s.Pass {
 			mark = "MISS"
 		}
-		fmt.Fprintf(w, "  step %7.0f msg/s: sent %7.0f/s  delivered %9.0f/s  ratio %.4f  p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms  server %.2f cores  %s\n",
-			s.Rate, s.SentPerSec, s.DeliveriesSec, s.Ratio, s.P50ms, s.P99ms, s.MaxMs, s.ServerCores, mark)
+		fmt.Fprintf(w, "  step %7.0f msg/s: sent %7.0f/s  delivered %9.0f/s  ratio %.4f  acks missing %d  p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms  server %.2f cores  %s\n",
+			s.Rate, s.SentPerSec, s.DeliveriesSec, s.Ratio, s.AcksMissing, s.P50ms, s.P99ms, s.MaxMs, s.ServerCores, mark)
+		if len(s.MaxMsBySecond) > 0 {
+			fmt.Fprintf(w, "    max latency of each second (ms): %s\n", strings.Trim(fmt.Sprintf("%.0f", s.MaxMsBySecond), "[]"))
+		}
 	}
 	for _, m := range r.Metrics {
 		fmt.Fprintf(w, "  %-40s %14s %s\n", m.Name, formatValue(m.Value), m.Unit)

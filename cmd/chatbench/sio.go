@@ -217,11 +217,6 @@ func (c *Client) readText(buf *[]byte) ([]byte, error) {
 	}
 }
 
-// Emit sends the event with one JSON argument and no ack.
-func (c *Client) Emit(event string, arg any) error {
-	return c.write(eventPacket(0, event, arg))
-}
-
 // EmitAck sends the event with one JSON argument and an ack id, which it
 // returns; the ack arrives through the Handler as 3<id>[…].
 func (c *Client) EmitAck(event string, arg any) (uint64, error) {

@@ -8,12 +8,9 @@ import (
 	"time"
 )
 
-// probeEvery is how often the probe chats during a storm.
-const probeEvery = 100 * time.Millisecond
-
 // storm: a probe pair (one sender, one receiver) connects first; then
 // cfg.Clients clients connect all at once while the probe sends a message
-// every 100 ms. A client is in when its chat:history has arrived.
+// every cfg.ProbeEvery (100 ms). A client is in when its chat:history has arrived.
 func (b *bench) storm(ctx context.Context, res *Result) error {
 	cfg := b.cfg
 	var probe Histogram
@@ -41,7 +38,7 @@ func (b *bench) storm(ctx context.Context, res *Result) error {
 	probeDone := make(chan struct{})
 	go func() {
 		defer close(probeDone)
-		t := time.NewTicker(probeEvery)
+		t := time.NewTicker(cfg.ProbeEvery)
 		defer t.Stop()
 		for n := 0; ; n++ {
 			select {
@@ -56,6 +53,8 @@ func (b *bench) storm(ctx context.Context, res *Result) error {
 	}()
 
 	cpu := startCPU(cfg.PIDs)
+	profiled := b.cpuProfile(ctx, "", 10*time.Second)
+	defer profiled()
 	stormCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	var joinTime Histogram
@@ -91,7 +90,10 @@ func (b *bench) storm(ctx context.Context, res *Result) error {
 	_ = sleepCtx(ctx, max(cfg.Settle, 1500*time.Millisecond))
 	close(stopProbe)
 	<-probeDone
-	_ = sleepCtx(ctx, 500*time.Millisecond) // the last probe's delivery
+	// Late probe messages are late, not lost: wait (bounded) for them.
+	for wait := time.Now(); probeGot.Load() < probeSent.Load() && time.Since(wait) < 10*time.Second; {
+		_ = sleepCtx(ctx, 50*time.Millisecond)
+	}
 	cores, _ := cpu.stop()
 
 	var frames, withPresence int64

@@ -106,7 +106,12 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	d.closers = append(d.closers, client.Close)
+	// The message path gets a client of its own, so that a storm of
+	// connections, each registering its presence and session, cannot
+	// queue messages behind it in one connection pool.
+	msgClient, _ := redis.NewClient(cfg.RedisURL)
+	d.closers = append(d.closers, client.Close, msgClient.Close)
+	clients := redisClients{flows: client, messages: msgClient}
 	d.checks["redis"] = checkFunc(func(ctx context.Context) error {
 		if err := redis.Ping(ctx, client); err != nil {
 			return err
@@ -119,7 +124,7 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 	err = redis.Ping(ctx, client)
 	if err == nil {
 		d.mode = "redis"
-		return d.useRedis(ctx, client, cfg, log)
+		return d.useRedis(ctx, clients, cfg, log)
 	}
 	log.Warn("redis unreachable at start: running on in-memory state (this instance alone) and retrying", "err", err)
 	d.mode = "redis (waiting, in memory)"
@@ -136,15 +141,20 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 	d.closers = append(d.closers, func() error { cancel(); <-done; return nil })
 	go func() {
 		defer close(done)
-		d.retryRedis(retry, client, cfg, log)
+		d.retryRedis(retry, clients, cfg, log)
 	}()
 	return nil
 }
 
-// useRedis builds the Redis implementations on a client that answers.
-func (d *deps) useRedis(ctx context.Context, client *goredis.Client, cfg config, log *slog.Logger) error {
+// redisClients are the connection pools to Redis: one for the message
+// path (bus, rate limiter), one for connection flows and the rest.
+type redisClients struct{ flows, messages *goredis.Client }
+
+// useRedis builds the Redis implementations on clients that answer.
+func (d *deps) useRedis(ctx context.Context, clients redisClients, cfg config, log *slog.Logger) error {
 	id := cfg.instanceID()
-	bus := redis.NewBus(client, redis.BusOptions{Logger: log})
+	client := clients.flows
+	bus := redis.NewBus(clients.messages, redis.BusOptions{Logger: log})
 	presence := redis.NewPresence(client, redis.PresenceOptions{
 		InstanceID: id, Logger: log,
 		OnLeft: func(u globalchat.User, count int) {
@@ -161,7 +171,7 @@ func (d *deps) useRedis(ctx context.Context, client *goredis.Client, cfg config,
 	d.closers = append(d.closers, bus.Close, presence.Close)
 	d.mu.Unlock()
 	d.bus, d.presence = bus, presence
-	d.limiter = redis.NewRateLimiter(client, cfg.RatePerMinute)
+	d.limiter = redis.NewRateLimiter(clients.messages, cfg.RatePerMinute)
 	d.sessions = redis.NewSessionStore(client, "")
 	d.adapter = redis.NewAdapter(client, redis.AdapterOptions{InstanceID: id, Logger: log})
 	return nil
@@ -180,7 +190,7 @@ type swaps struct {
 
 // retryRedis pings Redis with a growing pause until it answers, then moves
 // the running server onto it.
-func (d *deps) retryRedis(ctx context.Context, client *goredis.Client, cfg config, log *slog.Logger) {
+func (d *deps) retryRedis(ctx context.Context, clients redisClients, cfg config, log *slog.Logger) {
 	pause := time.Second
 	for {
 		select {
@@ -189,10 +199,10 @@ func (d *deps) retryRedis(ctx context.Context, client *goredis.Client, cfg confi
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 15*time.Second)
-		if redis.Ping(ctx, client) != nil {
+		if redis.Ping(ctx, clients.flows) != nil {
 			continue
 		}
-		if err := d.switchToRedis(ctx, client, cfg, log); err != nil {
+		if err := d.switchToRedis(ctx, clients, cfg, log); err != nil {
 			log.Warn("redis answers but the switch failed; retrying", "err", err)
 			continue
 		}
@@ -204,10 +214,10 @@ func (d *deps) retryRedis(ctx context.Context, client *goredis.Client, cfg confi
 // switchToRedis moves the running server to Redis: the sequence goes on
 // from the highest seq handed out, the connections of this instance are
 // registered in the shared presence, then each forwarder points at Redis.
-func (d *deps) switchToRedis(ctx context.Context, client *goredis.Client, cfg config, log *slog.Logger) error {
+func (d *deps) switchToRedis(ctx context.Context, clients redisClients, cfg config, log *slog.Logger) error {
 	next := &deps{checks: map[string]globalchat.Checker{}}
 	next.userLeft.Store(d.userLeft.Load())
-	if err := next.useRedis(ctx, client, cfg, log); err != nil {
+	if err := next.useRedis(ctx, clients, cfg, log); err != nil {
 		return err
 	}
 	s := d.swaps

@@ -38,7 +38,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	}
 	io, err := socketio.NewServer(socketio.Options{
 		Engine: engineio.Options{
-			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
+			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, WriteDelay: cfg.WriteDelay,
 			AllowedOrigins: cfg.origins(), Logger: log,
 		},
 		Adapter: d.adapter,
@@ -96,6 +96,7 @@ func (s *server) serve(ctx context.Context, ready chan<- string) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("globalchat shutting down")
+	s.chat.Close()
 	shutdown, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	httpDone := make(chan error, 1)

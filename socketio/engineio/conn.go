@@ -74,7 +74,8 @@ type Conn struct {
 	upgrading    bool
 	pendingClose bool // a close packet is due once the queue has drained
 	ws           *wsTransport
-	writing      bool // a WebSocket write loop is running
+	writing      bool // a WebSocket write loop is running or due
+	lastWrite    time.Time
 	timer        *time.Timer
 	awaitingPong bool
 	done         chan struct{}
@@ -151,7 +152,12 @@ func (c *Conn) kickLocked() {
 	if c.transport == transportWebSocket {
 		if !c.writing && c.ws != nil {
 			c.writing = true
-			go c.writeLoop(c.ws)
+			ws := c.ws
+			if wait := c.writeWaitLocked(); wait > 0 {
+				time.AfterFunc(wait, func() { c.writeLoop(ws) })
+			} else {
+				go c.writeLoop(ws)
+			}
 		}
 		return
 	}
@@ -159,6 +165,15 @@ func (c *Conn) kickLocked() {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// writeWaitLocked is how long the next write waits under WriteDelay.
+func (c *Conn) writeWaitLocked() time.Duration {
+	d := c.srv.opts.WriteDelay
+	if d <= 0 || c.lastWrite.IsZero() || c.closed {
+		return 0
+	}
+	return d - time.Since(c.lastWrite)
 }
 
 // takeLocked empties the queue and returns what it held.

@@ -30,6 +30,13 @@ type Options struct {
 	MaxQueue int
 	// MaxQueueBytes bounds it in bytes; default 8 MiB.
 	MaxQueueBytes int
+	// WriteDelay coalesces the writes of a WebSocket fed fast: when it was
+	// written less than WriteDelay ago, the next write waits until
+	// WriteDelay has passed since, and everything queued meanwhile leaves
+	// in that one write. A connection fed slowly is written at once. It
+	// trades at most WriteDelay of latency for fewer write system calls,
+	// which is what a busy server spends most on. Default 0: off.
+	WriteDelay time.Duration
 	// DisablePolling and DisableWebSocket turn a transport off.
 	DisablePolling, DisableWebSocket bool
 	Logger                           *slog.Logger

@@ -646,3 +646,34 @@ func TestShutdownDuringHandshakes(t *testing.T) {
 		t.Fatal("no connection opened")
 	}
 }
+
+// With WriteDelay, messages sent one by one to a WebSocket that was just
+// written leave together once the delay has passed; the first one of a
+// quiet connection leaves at once.
+func TestWriteDelayCoalescesAFastStream(t *testing.T) {
+	const delay = 200 * time.Millisecond
+	h := newHarness(t, Options{WriteDelay: delay, PingInterval: time.Minute})
+	c, _, r := h.mustDial()
+	time.Sleep(2 * delay) // the open packet's write is long past: quiet
+
+	before := h.writes.Load()
+	start := time.Now()
+	r.conn.Send(Message{Data: []byte("first")})
+	c.expect("4first")
+	if took := time.Since(start); took > delay/2 {
+		t.Fatalf("a quiet connection's message waited %v", took)
+	}
+	for _, m := range []string{"a", "b", "c", "d"} {
+		r.conn.Send(Message{Data: []byte(m)})
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, m := range []string{"4a", "4b", "4c", "4d"} {
+		c.expect(m)
+	}
+	if n := h.writes.Load() - before; n != 2 {
+		t.Fatalf("%d writes, want 2: the first message, then the four together", n)
+	}
+	if took := time.Since(start); took < delay || took > 2*delay {
+		t.Fatalf("the stream took %v, want about WriteDelay (%v)", took, delay)
+	}
+}

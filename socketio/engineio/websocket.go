@@ -71,7 +71,11 @@ func (c *Conn) serveWebSocket(w http.ResponseWriter, r *http.Request, _ bool) {
 	c.mu.Unlock()
 	c.enqueue(frame{typ: typeOpen, data: c.srv.openPacket(c.id, false)})
 	c.startHeartbeat()
-	c.readLoop(t)
+	// The read loop gets its own goroutine so that this handler returns:
+	// net/http keeps the request, its context and the connection's 4 KB
+	// reader and writer for as long as the handler runs (about 12 KB of
+	// heap and a deep stack per connection, half of an idle one's memory).
+	go c.readLoop(t)
 }
 
 // upgrade moves a polling connection to WebSocket: the client probes with
@@ -88,7 +92,7 @@ func (c *Conn) upgrade(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	t, ok := c.acceptWebSocket(w, r)
 	if ok && c.probe(t) {
-		c.readLoop(t)
+		go c.readLoop(t) // returns from the handler, as in serveWebSocket
 		return
 	}
 	c.mu.Lock()
@@ -220,8 +224,19 @@ func (c *Conn) writeLoop(t *wsTransport) {
 			}
 			return
 		}
+		if written != nil {
+			// More came during the write: under WriteDelay it waits.
+			if wait := c.writeWaitLocked(); wait > 0 {
+				c.mu.Unlock()
+				time.AfterFunc(wait, func() { c.writeLoop(t) })
+				return
+			}
+		}
 		frames := c.takeLocked()
 		c.recycleLocked(written)
+		if c.srv.opts.WriteDelay > 0 {
+			c.lastWrite = time.Now()
+		}
 		c.mu.Unlock()
 		if err := writeFrames(t.conn, frames); err != nil {
 			c.mu.Lock()
