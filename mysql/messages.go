@@ -137,36 +137,9 @@ func insertQuery(msgs []globalchat.Message) (string, []any) {
 	return b.String(), args
 }
 
-// Before implements globalchat.MessageStore.
-func (s *Store) Before(ctx context.Context, before int64, limit int) ([]globalchat.Message, error) {
-	msgs, err := s.reader.Before(ctx, before, limit)
-	if err != nil {
-		return nil, wrap("before", err)
-	}
-	return msgs, nil
-}
-
-// After implements globalchat.MessageStore.
-func (s *Store) After(ctx context.Context, after int64, limit int) ([]globalchat.Message, error) {
-	msgs, err := s.reader.After(ctx, after, limit)
-	if err != nil {
-		return nil, wrap("after", err)
-	}
-	return msgs, nil
-}
-
-// LastSeq implements globalchat.MessageStore.
-func (s *Store) LastSeq(ctx context.Context) (int64, error) {
-	seq, err := s.reader.LastSeq(ctx)
-	if err != nil {
-		return 0, wrap("last seq", err)
-	}
-	return seq, nil
-}
-
 // newReader reads this store's rows.
 func newReader(db *sql.DB) sqlstore.Reader {
-	return sqlstore.Reader{DB: db, Timeout: opTimeout, CreatedAt: func() (any, func() time.Time) {
+	return sqlstore.Reader{DB: db, Timeout: opTimeout, Wrap: wrap, CreatedAt: func() (any, func() time.Time) {
 		var t time.Time
 		return &t, func() time.Time { return t }
 	}}

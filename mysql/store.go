@@ -49,10 +49,10 @@ var _ globalchat.MessageStore = (*Store)(nil)
 
 // Store is a globalchat.MessageStore in a MySQL or MariaDB database.
 type Store struct {
-	db     *sql.DB
-	reader sqlstore.Reader
-	batch  *batch.Batcher[globalchat.Message]
-	logger *slog.Logger
+	sqlstore.Reader // Before, After, LastSeq, Ping
+	db              *sql.DB
+	batch           *batch.Batcher[globalchat.Message]
+	logger          *slog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
@@ -80,7 +80,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	db.SetConnMaxLifetime(connMaxLifetime)
 	db.SetConnMaxIdleTime(connMaxIdleTime)
 
-	s := &Store{db: db, reader: newReader(db), logger: logger}
+	s := &Store{Reader: newReader(db), db: db, logger: logger}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w (server %s)", err, cfg.Addr)
@@ -148,16 +148,6 @@ func charsets(cfg *gomysql.Config) string {
 	return q.Get("charset")
 }
 
-// Ping reports whether the server answers.
-func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	if err := s.db.PingContext(ctx); err != nil {
-		return wrap("ping", err)
-	}
-	return nil
-}
-
 // Close commits the pending Saves and closes the connections. Later calls
 // return the first result.
 func (s *Store) Close() error {
@@ -166,14 +156,6 @@ func (s *Store) Close() error {
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr
-}
-
-// withTimeout bounds ctx by opTimeout unless it already has a deadline.
-func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, opTimeout)
 }
 
 // driverLogger sends the driver's rare messages (a dropped connection, a

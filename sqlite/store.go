@@ -45,10 +45,10 @@ var _ globalchat.MessageStore = (*Store)(nil)
 
 // Store is a globalchat.MessageStore in a SQLite database file.
 type Store struct {
-	db     *sql.DB
-	reader sqlstore.Reader
-	batch  *batch.Batcher[globalchat.Message]
-	logger *slog.Logger
+	sqlstore.Reader // Before, After, LastSeq, Ping
+	db              *sql.DB
+	batch           *batch.Batcher[globalchat.Message]
+	logger          *slog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
@@ -78,7 +78,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("%w (database %s)", err, path)
 	}
-	s := &Store{db: db, reader: newReader(db), logger: logger}
+	s := &Store{Reader: newReader(db), db: db, logger: logger}
 	s.batch = batch.New(s.commit, batch.Options{})
 	logger.InfoContext(ctx, "sqlite message store open", "path", path)
 	return s, nil
@@ -126,19 +126,6 @@ func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 	return nil
 }
 
-// Ping reports whether the database file can be read.
-func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	// A query, not db.PingContext: it reads the file, which a ping of an
-	// open connection would not.
-	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
-		return wrap("ping", err)
-	}
-	return nil
-}
-
 // Close commits the pending Saves and closes the database. Later calls
 // return the first result.
 func (s *Store) Close() error {
@@ -147,12 +134,4 @@ func (s *Store) Close() error {
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr
-}
-
-// withTimeout bounds ctx by opTimeout unless it already has a deadline.
-func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, opTimeout)
 }

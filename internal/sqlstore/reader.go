@@ -1,7 +1,7 @@
 // Package sqlstore holds the read side that the SQL message stores
 // (sqlite, mysql) share: the same queries over the same columns, differing
-// only in how created_at is stored. Errors come back unwrapped; each store
-// classifies its driver's errors itself.
+// only in how created_at is stored. A store embeds a Reader, whose Wrap
+// classifies the store's driver errors.
 package sqlstore
 
 import (
@@ -27,10 +27,13 @@ type Reader struct {
 	// CreatedAt returns where to scan created_at and how to read the time
 	// from it (SQLite keeps milliseconds, MySQL a DATETIME).
 	CreatedAt func() (dest any, get func() time.Time)
+	// Wrap names the operation and classifies a driver error (e.g. as
+	// globalchat.ErrUnavailable).
+	Wrap func(op string, err error) error
 }
 
-// Before returns up to limit messages with Seq < before (before <= 0: from
-// the newest), oldest first.
+// Before implements globalchat.MessageStore: up to limit messages with
+// Seq < before (before <= 0: from the newest), oldest first.
 func (r Reader) Before(ctx context.Context, before int64, limit int) ([]globalchat.Message, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -41,28 +44,49 @@ func (r Reader) Before(ctx context.Context, before int64, limit int) ([]globalch
 	// Newest first to take the last page, then reversed.
 	msgs, err := r.query(ctx, "SELECT "+Columns+" FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?",
 		before, min(limit, MaxLimit))
+	if err != nil {
+		return nil, r.Wrap("before", err)
+	}
 	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
 		msgs[i], msgs[j] = msgs[j], msgs[i]
 	}
-	return msgs, err
+	return msgs, nil
 }
 
-// After returns up to limit messages with Seq > after, oldest first.
+// After implements globalchat.MessageStore: up to limit messages with
+// Seq > after, oldest first.
 func (r Reader) After(ctx context.Context, after int64, limit int) ([]globalchat.Message, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	return r.query(ctx, "SELECT "+Columns+" FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
+	msgs, err := r.query(ctx, "SELECT "+Columns+" FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
 		after, min(limit, MaxLimit))
+	if err != nil {
+		return nil, r.Wrap("after", err)
+	}
+	return msgs, nil
 }
 
-// LastSeq returns the highest stored Seq, 0 when the table is empty.
+// LastSeq implements globalchat.MessageStore: the highest stored Seq, 0
+// when the table is empty.
 func (r Reader) LastSeq(ctx context.Context) (int64, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	var seq int64
-	err := r.DB.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM messages").Scan(&seq)
-	return seq, err
+	if err := r.DB.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM messages").Scan(&seq); err != nil {
+		return 0, r.Wrap("last seq", err)
+	}
+	return seq, nil
+}
+
+// Ping implements globalchat.MessageStore: whether the database answers.
+func (r Reader) Ping(ctx context.Context) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	if err := r.DB.PingContext(ctx); err != nil {
+		return r.Wrap("ping", err)
+	}
+	return nil
 }
 
 // query runs a SELECT of Columns and scans its rows.
