@@ -45,7 +45,7 @@ var _ globalchat.MessageStore = (*Store)(nil)
 
 // Store is a globalchat.MessageStore in a SQLite database file.
 type Store struct {
-	sqlstore.Reader // Before, After, LastSeq, Ping
+	sqlstore.Reader // Before, After, LastSeq
 	db              *sql.DB
 	batch           *batch.Batcher[globalchat.Message]
 	logger          *slog.Logger
@@ -134,4 +134,16 @@ func (s *Store) Close() error {
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr
+}
+
+// Ping reports whether the database file can be read: a query, not the
+// driver's ping, which an open connection would answer without reading.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.Bound(ctx)
+	defer cancel()
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
 }

@@ -70,7 +70,7 @@ func (r Reader) After(ctx context.Context, after int64, limit int) ([]globalchat
 // LastSeq implements globalchat.MessageStore: the highest stored Seq, 0
 // when the table is empty.
 func (r Reader) LastSeq(ctx context.Context) (int64, error) {
-	ctx, cancel := r.bound(ctx)
+	ctx, cancel := r.Bound(ctx)
 	defer cancel()
 	var seq int64
 	if err := r.DB.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM messages").Scan(&seq); err != nil {
@@ -81,7 +81,7 @@ func (r Reader) LastSeq(ctx context.Context) (int64, error) {
 
 // Ping implements globalchat.MessageStore: whether the database answers.
 func (r Reader) Ping(ctx context.Context) error {
-	ctx, cancel := r.bound(ctx)
+	ctx, cancel := r.Bound(ctx)
 	defer cancel()
 	if err := r.DB.PingContext(ctx); err != nil {
 		return r.Wrap("ping", err)
@@ -91,7 +91,7 @@ func (r Reader) Ping(ctx context.Context) error {
 
 // query runs a SELECT of Columns and scans its rows.
 func (r Reader) query(ctx context.Context, query string, args ...any) ([]globalchat.Message, error) {
-	ctx, cancel := r.bound(ctx)
+	ctx, cancel := r.Bound(ctx)
 	defer cancel()
 	rows, err := r.DB.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -115,8 +115,8 @@ func (r Reader) query(ctx context.Context, query string, args ...any) ([]globalc
 	return msgs, rows.Err()
 }
 
-// bound gives ctx the Reader's timeout unless it already has a deadline.
-func (r Reader) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+// Bound gives ctx the Reader's timeout unless it already has a deadline.
+func (r Reader) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok || r.Timeout <= 0 {
 		return context.WithCancel(ctx)
 	}
