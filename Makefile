@@ -7,7 +7,7 @@ run: deps web
 
 test: deps web vet
 	go test -count=1 -timeout 12m ./...
-	FUZZTIME=$${FUZZTIME:-3s} ./scripts/fuzz.sh
+	./scripts/fuzz.sh
 
 deps:
 	./scripts/deps.sh
