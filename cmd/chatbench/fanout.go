@@ -174,17 +174,20 @@ func (b *bench) send(ctx context.Context, senders []*peer, k int, st *fanStep, s
 	return ctx.Err()
 }
 
-// drain waits for late deliveries: until every live receiver has every
-// message, or nothing arrived for cfg.Drain, or maxDrain. It returns the
-// receivers still connected.
+// drain waits for late deliveries and acks: until every live receiver has
+// every message and every send its ack (which comes after the commit, so
+// after the deliveries), or nothing arrived for cfg.Drain, or maxDrain. It
+// returns the receivers still connected.
 func (b *bench) drain(ctx context.Context, st *fanStep, receivers []*peer) int {
 	last, lastChange, began := st.received.Load(), time.Now(), time.Now()
 	for ctx.Err() == nil && time.Since(began) < maxDrain {
 		n := alive(receivers)
 		got := st.received.Load()
-		if got >= st.sent.Load()*uint64(n) || time.Since(lastChange) > b.cfg.Drain {
+		acked := st.acksOK.Load() + st.acksErr.Load()
+		if (got >= st.sent.Load()*uint64(n) && acked >= st.sent.Load()) || time.Since(lastChange) > b.cfg.Drain {
 			return n
 		}
+		got += acked // progress of either kind keeps the wait going
 		if got != last {
 			last, lastChange = got, time.Now()
 		}
