@@ -2,7 +2,6 @@ package inmem
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/globalchat/globalchat/internal/bustest"
 	"github.com/globalchat/globalchat/internal/presencetest"
 	"github.com/globalchat/globalchat/internal/ratelimittest"
-	"github.com/globalchat/globalchat/socketio"
 )
 
 func TestBus(t *testing.T) {
@@ -122,37 +120,5 @@ func TestBusClosed(t *testing.T) {
 	b.Close()
 	if _, _, err := b.Publish(context.Background(), globalchat.Message{}); err == nil {
 		t.Fatal("Publish on a closed bus succeeded")
-	}
-}
-
-func TestSessionStore(t *testing.T) {
-	clock := ratelimittest.NewClock()
-	s := NewSessionStore()
-	s.clock = clock.Now
-	ctx := context.Background()
-	st := socketio.SessionState{PID: "p1", SID: "s1", Namespace: "/", Rooms: []string{"r"}, Lost: clock.Now()}
-	if err := s.Save(ctx, st, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Take(ctx, "p1")
-	if err != nil || got.SID != "s1" || got.Namespace != "/" || len(got.Rooms) != 1 || got.Rooms[0] != "r" || !got.Lost.Equal(st.Lost) {
-		t.Fatalf("Take = %+v, %v", got, err)
-	}
-	if _, err := s.Take(ctx, "p1"); !errors.Is(err, socketio.ErrSessionNotFound) {
-		t.Fatalf("second Take: %v, want ErrSessionNotFound", err)
-	}
-	for i := range 10 {
-		st.PID = fmt.Sprint("p", i)
-		s.Save(ctx, st, time.Second)
-	}
-	clock.Advance(time.Second)
-	if _, err := s.Take(ctx, "p3"); !errors.Is(err, socketio.ErrSessionNotFound) {
-		t.Fatalf("Take after TTL: %v, want ErrSessionNotFound", err)
-	}
-	clock.Advance(sweepEvery)
-	st.PID = "fresh"
-	s.Save(ctx, st, time.Minute)
-	if n := s.len(); n != 1 {
-		t.Fatalf("store holds %d sessions after sweep, want 1", n)
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// memorySessions is the default SessionStore: lost sessions in a map,
-// swept as they expire.
+// memorySessions is the in-memory SessionStore, the default: lost
+// sessions in a map, swept as they expire.
 type memorySessions struct {
 	mu       sync.Mutex
 	sessions map[string]memorySession
@@ -19,6 +19,10 @@ type memorySession struct {
 	state   SessionState
 	expires time.Time
 }
+
+// NewMemorySessions returns the in-memory SessionStore a server uses by
+// default, for a server that needs to name it (one instance alone).
+func NewMemorySessions() SessionStore { return newMemorySessions() }
 
 func newMemorySessions() *memorySessions {
 	return &memorySessions{sessions: make(map[string]memorySession)}

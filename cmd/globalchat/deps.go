@@ -90,7 +90,7 @@ func (d *deps) openMemory(cfg config, log *slog.Logger) {
 	d.bus = bus
 	d.presence = inmem.NewPresence()
 	d.limiter = inmem.NewRateLimiter(cfg.RatePerMinute, nil)
-	d.sessions = inmem.NewSessionStore()
+	d.sessions = socketio.NewMemorySessions()
 	d.adapter = socketio.LocalAdapter{}
 }
 
