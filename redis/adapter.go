@@ -141,26 +141,11 @@ func (a *Adapter) session(ctx context.Context, deliver func(socketio.Broadcast),
 		a.setPubSub(nil)
 		ps.Close()
 	}()
-	pinged := false
 	for {
-		m, err := ps.ReceiveTimeout(ctx, pubsubHealth)
+		m, err := nextMessage(ctx, ps, a.opts.Timeout, "redis adapter")
 		if err != nil {
-			if !isTimeout(err) || ctx.Err() != nil {
-				return ok, err
-			}
-			if pinged {
-				return ok, errors.New("redis adapter: no answer to ping")
-			}
-			c, cancel := withTimeout(ctx, a.opts.Timeout)
-			err = ps.Ping(c)
-			cancel()
-			if err != nil {
-				return ok, err
-			}
-			pinged = true
-			continue
+			return ok, err
 		}
-		pinged = false
 		switch m := m.(type) {
 		case *goredis.Subscription:
 			if m.Kind == "subscribe" && m.Count == len(a.channels) {

@@ -126,23 +126,11 @@ func (s *subscriber) session() (subscribed bool, err error) {
 		s.setPubSub(nil)
 		ps.Close()
 	}()
-	pinged := false
 	for {
-		m, err := ps.ReceiveTimeout(ctx, pubsubHealth)
+		m, err := nextMessage(ctx, ps, s.bus.timeout, "redis bus")
 		if err != nil {
-			if !isTimeout(err) || ctx.Err() != nil {
-				return subscribed, err
-			}
-			if pinged {
-				return subscribed, errors.New("redis bus: no answer to ping")
-			}
-			if err := s.ping(ctx, ps); err != nil {
-				return subscribed, err
-			}
-			pinged = true
-			continue
+			return subscribed, err
 		}
-		pinged = false
 		switch m := m.(type) {
 		case *goredis.Subscription:
 			if m.Kind == "subscribe" {
@@ -185,12 +173,6 @@ func (s *subscriber) resume(ctx context.Context) error {
 		return unavailable("resume", err)
 	}
 	return s.deliverCached(ctx, "+inf")
-}
-
-func (s *subscriber) ping(ctx context.Context, ps *goredis.PubSub) error {
-	c, cancel := withTimeout(ctx, s.bus.timeout)
-	defer cancel()
-	return ps.Ping(c)
 }
 
 // receive delivers one published message: nothing if it was delivered
@@ -280,6 +262,32 @@ func (s *subscriber) stop() {
 	s.stopped = true
 	if s.ps != nil {
 		s.ps.Close()
+	}
+}
+
+// nextMessage returns a subscription's next message. A silence of
+// pubsubHealth is answered with a PING; a second one means the connection
+// is dead (a half-open TCP connection would otherwise never tell).
+func nextMessage(ctx context.Context, ps *goredis.PubSub, timeout time.Duration, who string) (any, error) {
+	pinged := false
+	for {
+		m, err := ps.ReceiveTimeout(ctx, pubsubHealth)
+		if err == nil {
+			return m, nil
+		}
+		if !isTimeout(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		if pinged {
+			return nil, errors.New(who + ": no answer to ping")
+		}
+		c, cancel := withTimeout(ctx, timeout)
+		err = ps.Ping(c)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		pinged = true
 	}
 }
 
