@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/internal/batch"
 )
 
 var _ globalchat.Bus = (*Bus)(nil)
@@ -46,6 +47,7 @@ type Bus struct {
 	log     *slog.Logger
 	publish *goredis.Script
 	ensure  *goredis.Script
+	batch   *batch.Batcher[*publishReq]
 
 	// floor is the highest seq this instance published, delivered or was
 	// told about: Publish asks for a seq above it, so that a Redis that
@@ -72,7 +74,7 @@ func NewBus(client *goredis.Client, opts BusOptions) *Bus {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Bus{
+	b := &Bus{
 		client:  client,
 		recent:  opts.Recent,
 		timeout: opts.Timeout,
@@ -82,11 +84,16 @@ func NewBus(client *goredis.Client, opts BusOptions) *Bus {
 		ctx:     ctx,
 		cancel:  cancel,
 	}
+	b.batch = batch.New(b.publishBatch, batch.Options{})
+	return b
 }
 
 // Publish implements globalchat.Bus. It assigns an ID when msg has none
 // and CreatedAt when it is zero. Publishing a message ID again returns the
 // first one as a duplicate, so a retried call cannot publish twice.
+//
+// Concurrent calls share one round trip: a batcher hands everything
+// pending to one run of publish.lua (see publishBatch).
 func (b *Bus) Publish(ctx context.Context, msg globalchat.Message) (globalchat.Message, bool, error) {
 	if msg.ID == "" {
 		msg.ID = uuid.NewString()
@@ -101,27 +108,59 @@ func (b *Bus) Publish(ctx context.Context, msg globalchat.Message) (globalchat.M
 	if err != nil {
 		return globalchat.Message{}, false, err
 	}
-	keys := []string{keySeq, keyRecent, keyMessage(msg.ID)}
+	req := &publishReq{idKey: keyMessage(msg.ID), clientKey: keyMessage(msg.ID), head: head, tail: tail}
 	if msg.ClientMsgID != "" {
-		keys = append(keys, keyClientMsg(msg.UserID, msg.ClientMsgID))
+		req.clientKey = keyClientMsg(msg.UserID, msg.ClientMsgID)
+	}
+	if err := b.batch.Do(ctx, req); err != nil {
+		return globalchat.Message{}, false, batchError("publish", err)
+	}
+	if req.err != nil {
+		return globalchat.Message{}, false, req.err
+	}
+	raise(&b.floor, req.stored.Seq)
+	return req.stored, req.duplicate, nil
+}
+
+// publishReq is one message of a publish batch and, once committed, what
+// became of it.
+type publishReq struct {
+	idKey, clientKey string // the client key is idKey when there is no client id
+	head, tail       string // the JSON around the seq (splitSeq)
+
+	stored    globalchat.Message
+	duplicate bool
+	err       error
+}
+
+// publishBatch publishes a batch with one run of publish.lua.
+func (b *Bus) publishBatch(ctx context.Context, reqs []*publishReq) error {
+	keys := make([]string, 0, 2+2*len(reqs))
+	args := make([]any, 0, 4+2*len(reqs))
+	keys = append(keys, keySeq, keyRecent)
+	args = append(args, b.recent, int(messageTTL/time.Second), channelMessages, b.floor.Load())
+	for _, r := range reqs {
+		keys = append(keys, r.idKey, r.clientKey)
+		args = append(args, r.head, r.tail)
 	}
 	ctx, cancel := withTimeout(ctx, b.timeout)
 	defer cancel()
-	res, err := b.publish.Run(ctx, b.client, keys,
-		head, tail, b.recent, int(messageTTL/time.Second), channelMessages, b.floor.Load()).Slice()
+	res, err := b.publish.Run(ctx, b.client, keys, args...).Slice()
 	if err != nil {
-		return globalchat.Message{}, false, unavailable("publish", err)
+		return unavailable("publish", err)
 	}
-	if len(res) != 2 {
-		return globalchat.Message{}, false, fmt.Errorf("redis: publish: unexpected reply %v", res)
+	if len(res) != 2*len(reqs) {
+		return fmt.Errorf("redis: publish: %d replies for %d messages", len(res)/2, len(reqs))
 	}
-	isNew, _ := res[0].(int64)
-	stored, err := decodeMessage(res[1])
-	if err != nil {
-		return globalchat.Message{}, false, fmt.Errorf("redis: publish: %w", err)
+	for i, r := range reqs {
+		isNew, _ := res[2*i].(int64)
+		r.duplicate = isNew != 1
+		r.stored, r.err = decodeMessage(res[2*i+1])
+		if r.err != nil {
+			r.err = fmt.Errorf("redis: publish: %w", r.err)
+		}
 	}
-	raise(&b.floor, stored.Seq)
-	return stored, isNew != 1, nil
+	return nil
 }
 
 // splitSeq encodes msg around its seq: the script puts the seq between
@@ -248,6 +287,7 @@ func (b *Bus) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.batch.Close()
 	b.cancel()
 	if b.sub != nil {
 		b.sub.stop()

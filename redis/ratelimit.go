@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/internal/batch"
 )
 
 var _ globalchat.RateLimiter = (*RateLimiter)(nil)
@@ -37,11 +38,15 @@ type RateLimiterOptions struct {
 // the window), and its cost is bounded: at most perMinute members per
 // user, gone a minute after the user's last send. The time is the Redis
 // server's, so instances with skewed clocks agree.
+//
+// Concurrent Allow calls share one round trip: a batcher hands everything
+// pending to one run of the script. Close stops it.
 type RateLimiter struct {
 	client *goredis.Client
 	limit  int
 	opts   RateLimiterOptions
 	script *goredis.Script
+	batch  *batch.Batcher[*allowReq]
 }
 
 // NewRateLimiter returns a RateLimiter of perMinute messages per user
@@ -57,31 +62,67 @@ func NewRateLimiter(client *goredis.Client, perMinute int, opts ...RateLimiterOp
 	if o.Timeout <= 0 {
 		o.Timeout = defaultTimeout
 	}
-	return &RateLimiter{client: client, limit: perMinute, opts: o, script: loadScript("ratelimit")}
+	r := &RateLimiter{client: client, limit: perMinute, opts: o, script: loadScript("ratelimit")}
+	r.batch = batch.New(r.allowBatch, batch.Options{})
+	return r
 }
 
 // Allow implements globalchat.RateLimiter. A refused attempt is not
 // counted.
 func (r *RateLimiter) Allow(ctx context.Context, userID string) (globalchat.Decision, error) {
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:]) // never fails (crypto/rand)
+	req := &allowReq{key: keyRateLimit(userID), nonce: hex.EncodeToString(nonce[:])}
+	if err := r.batch.Do(ctx, req); err != nil {
+		return globalchat.Decision{}, batchError("rate limit", err)
+	}
+	if req.allowed {
+		return globalchat.Decision{Allowed: true, Limit: r.limit, Remaining: int(req.remaining)}, nil
+	}
+	return globalchat.Decision{Limit: r.limit, RetryAfter: min(max(req.wait, 0), RateWindow)}, nil
+}
+
+// Close stops the batcher, after deciding what is pending.
+func (r *RateLimiter) Close() error {
+	r.batch.Close()
+	return nil
+}
+
+// allowReq is one send of a batch and, once decided, its answer.
+type allowReq struct {
+	key, nonce string
+
+	allowed   bool
+	remaining int64
+	wait      time.Duration
+}
+
+// allowBatch decides a batch with one run of ratelimit.lua.
+func (r *RateLimiter) allowBatch(ctx context.Context, reqs []*allowReq) error {
 	now := ""
 	if r.opts.Clock != nil {
 		now = fmt.Sprint(r.opts.Clock().UnixMicro())
 	}
-	var nonce [8]byte
-	_, _ = rand.Read(nonce[:]) // never fails (crypto/rand)
+	keys := make([]string, len(reqs))
+	args := make([]any, 0, 3+len(reqs))
+	args = append(args, r.limit, RateWindow.Microseconds(), now)
+	for i, req := range reqs {
+		keys[i] = req.key
+		args = append(args, req.nonce)
+	}
 	ctx, cancel := withTimeout(ctx, r.opts.Timeout)
 	defer cancel()
-	res, err := r.script.Run(ctx, r.client, []string{keyRateLimit(userID)},
-		r.limit, RateWindow.Microseconds(), now, hex.EncodeToString(nonce[:])).Int64Slice()
+	res, err := r.script.Run(ctx, r.client, keys, args...).Int64Slice()
 	if err != nil {
-		return globalchat.Decision{}, unavailable("rate limit", err)
+		return unavailable("rate limit", err)
 	}
-	if len(res) != 3 {
-		return globalchat.Decision{}, fmt.Errorf("redis: rate limit: unexpected reply %v", res)
+	if len(res) != 3*len(reqs) {
+		return fmt.Errorf("redis: rate limit: %d answers for %d sends", len(res)/3, len(reqs))
 	}
-	if res[0] == 1 {
-		return globalchat.Decision{Allowed: true, Limit: r.limit, Remaining: int(res[1])}, nil
+	for i, req := range reqs {
+		req.allowed = res[3*i] == 1
+		req.remaining = res[3*i+1]
+		req.wait = time.Duration(res[3*i+2]) * time.Microsecond
 	}
-	wait := time.Duration(res[2]) * time.Microsecond
-	return globalchat.Decision{Limit: r.limit, RetryAfter: min(max(wait, 0), RateWindow)}, nil
+	return nil
 }

@@ -25,6 +25,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/internal/batch"
 )
 
 // Keys and channels of the reference design, and the ones added here.
@@ -155,4 +156,19 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 		d = defaultTimeout
 	}
 	return context.WithTimeout(ctx, d)
+}
+
+// batchError is the error of a call that went through a batcher: the
+// commit's own error as it is (already wrapped by unavailable), a full or
+// closed batcher as unavailable (the instance is overloaded or stopping),
+// and the caller's context ending as unavailable does.
+func batchError(op string, err error) error {
+	switch {
+	case errors.Is(err, batch.ErrFull) || errors.Is(err, batch.ErrClosed):
+		return fmt.Errorf("redis: %s: %w: %w", op, globalchat.ErrUnavailable, err)
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return unavailable(op, err)
+	default:
+		return err
+	}
 }

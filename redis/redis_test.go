@@ -144,6 +144,7 @@ func TestRateLimiterRedisTime(t *testing.T) {
 	srv := testenv.Redis(t)
 	c := client(t, srv)
 	l := NewRateLimiter(c, 3)
+	defer l.Close()
 	for i := range 3 {
 		if d, err := l.Allow(ctxT(t), "u1"); err != nil || !d.Allowed || d.Remaining != 2-i {
 			t.Fatalf("Allow %d = %+v, %v", i, d, err)
@@ -220,6 +221,7 @@ func TestKeysBounded(t *testing.T) {
 	}
 	defer p.Close()
 	limiter := NewRateLimiter(c, 20)
+	defer limiter.Close()
 	sessions := NewSessionStore(c, "")
 	for i := range 30 {
 		u := fmt.Sprint("u", i%4)

@@ -109,6 +109,8 @@ func TestPresenceSuite(t *testing.T) {
 func TestRateLimiterSuite(t *testing.T) {
 	ratelimittest.Run(t, func(t testing.TB, perMinute int, clock func() time.Time) globalchat.RateLimiter {
 		srv := testenv.Redis(t)
-		return NewRateLimiter(client(t, srv), perMinute, RateLimiterOptions{Clock: clock})
+		l := NewRateLimiter(client(t, srv), perMinute, RateLimiterOptions{Clock: clock})
+		t.Cleanup(func() { l.Close() })
+		return l
 	})
 }

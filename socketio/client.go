@@ -133,15 +133,25 @@ func connectError(nsp string, e *ConnectError) []byte {
 	return appendPacket(nil, typeConnectError, nsp, 0, -1, data)
 }
 
-// send queues one encoded packet and its attachments.
+// send queues one encoded packet and its attachments, to leave at once.
 func (c *client) send(pkt []byte, attachments ...[]byte) error {
+	return c.queue(false, pkt, attachments)
+}
+
+// broadcast queues a broadcast's packet and attachments, which may wait
+// for the connection's write delay to leave with the ones after it.
+func (c *client) broadcast(b Broadcast) error {
+	return c.queue(true, b.Packet, b.Attachments)
+}
+
+func (c *client) queue(deferred bool, pkt []byte, attachments [][]byte) error {
 	if len(attachments) == 0 {
-		return c.conn.Send(engineio.Message{Data: pkt})
+		return c.conn.Send(engineio.Message{Data: pkt, Defer: deferred})
 	}
 	msgs := make([]engineio.Message, 0, 1+len(attachments))
-	msgs = append(msgs, engineio.Message{Data: pkt})
+	msgs = append(msgs, engineio.Message{Data: pkt, Defer: deferred})
 	for _, a := range attachments {
-		msgs = append(msgs, engineio.Message{Data: a, Binary: true})
+		msgs = append(msgs, engineio.Message{Data: a, Binary: true, Defer: deferred})
 	}
 	return c.conn.Send(msgs...)
 }

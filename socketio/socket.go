@@ -258,7 +258,7 @@ func (s *Socket) deliver(b Broadcast) {
 		}
 		s.holdMu.Unlock()
 	}
-	s.client.send(b.Packet, b.Attachments...)
+	s.client.broadcast(b)
 }
 
 func (s *Socket) hold() { s.holding.Store(true) }

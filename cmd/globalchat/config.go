@@ -28,6 +28,7 @@ type config struct {
 	PingInterval      time.Duration
 	PingTimeout       time.Duration
 	WriteDelay        time.Duration
+	WriteDelayMax     time.Duration
 	RecoveryWindow    time.Duration
 	PresenceThreshold int
 	ShutdownTimeout   time.Duration
@@ -83,7 +84,8 @@ func (c *config) settings() []setting {
 		{"CORS_ORIGINS", "", "comma-separated origins allowed besides the server's own; * for any", str(&c.CORSOrigins)},
 		{"PING_INTERVAL", "25s", "Engine.IO heartbeat interval", duration(&c.PingInterval)},
 		{"PING_TIMEOUT", "20s", "Engine.IO heartbeat timeout", duration(&c.PingTimeout)},
-		{"WRITE_DELAY", "5ms", "a WebSocket written less than this ago waits this long before its next write, so a fast stream leaves in fewer writes (0: off)", duration(&c.WriteDelay)},
+		{"WRITE_DELAY", "5ms", "a WebSocket written less than this ago waits this long before its next broadcast write, so a fast stream leaves in fewer writes (0: off)", duration(&c.WriteDelay)},
+		{"WRITE_DELAY_MAX", "50ms", "the write delay grows with the rate a WebSocket is fed (0.5ms per message a second) up to this", duration(&c.WriteDelayMax)},
 		{"RECOVERY_WINDOW", "2m", "how long a dropped client can recover what it missed", duration(&c.RecoveryWindow)},
 		{"PRESENCE_COALESCE_THRESHOLD", "20", "joins+leaves per second above which presence is sent as one presence:update a second", integer(&c.PresenceThreshold)},
 		{"SHUTDOWN_TIMEOUT", "10s", "graceful shutdown limit", duration(&c.ShutdownTimeout)},
@@ -134,6 +136,7 @@ func (c *config) validate() error {
 	check(c.PingTimeout >= 100*time.Millisecond, "PING_TIMEOUT must be at least 100ms")
 	check(c.RecoveryWindow >= 0, "RECOVERY_WINDOW must not be negative")
 	check(c.WriteDelay >= 0 && c.WriteDelay <= time.Second, "WRITE_DELAY must be 0-1s")
+	check(c.WriteDelayMax >= c.WriteDelay && c.WriteDelayMax <= time.Second, "WRITE_DELAY_MAX must be WRITE_DELAY-1s")
 	check(c.PresenceThreshold >= 1, "PRESENCE_COALESCE_THRESHOLD must be at least 1")
 	check(c.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT must be positive")
 	check(c.MySQLDSN != "" || c.SQLitePath != "", "SQLITE_PATH must not be empty without MYSQL_DSN")

@@ -167,11 +167,11 @@ func (d *deps) useRedis(ctx context.Context, clients redisClients, cfg config, l
 		bus.Close()
 		return err
 	}
+	limiter := redis.NewRateLimiter(clients.messages, cfg.RatePerMinute)
 	d.mu.Lock()
-	d.closers = append(d.closers, bus.Close, presence.Close)
+	d.closers = append(d.closers, bus.Close, presence.Close, limiter.Close)
 	d.mu.Unlock()
-	d.bus, d.presence = bus, presence
-	d.limiter = redis.NewRateLimiter(clients.messages, cfg.RatePerMinute)
+	d.bus, d.presence, d.limiter = bus, presence, limiter
 	d.sessions = redis.NewSessionStore(client, "")
 	d.adapter = redis.NewAdapter(client, redis.AdapterOptions{InstanceID: id, Logger: log})
 	return nil

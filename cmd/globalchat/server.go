@@ -38,7 +38,8 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	}
 	io, err := socketio.NewServer(socketio.Options{
 		Engine: engineio.Options{
-			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, WriteDelay: cfg.WriteDelay,
+			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
+			WriteDelay: cfg.WriteDelay, MaxWriteDelay: cfg.WriteDelayMax,
 			AllowedOrigins: cfg.origins(), Logger: log,
 		},
 		Adapter: d.adapter,

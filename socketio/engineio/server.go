@@ -31,12 +31,18 @@ type Options struct {
 	// MaxQueueBytes bounds it in bytes; default 8 MiB.
 	MaxQueueBytes int
 	// WriteDelay coalesces the writes of a WebSocket fed fast: when it was
-	// written less than WriteDelay ago, the next write waits until
-	// WriteDelay has passed since, and everything queued meanwhile leaves
-	// in that one write. A connection fed slowly is written at once. It
-	// trades at most WriteDelay of latency for fewer write system calls,
-	// which is what a busy server spends most on. Default 0: off.
+	// written less than the delay ago, the next write waits until the
+	// delay has passed since, and everything queued meanwhile leaves in
+	// that one write. A connection fed slowly is written at once, and a
+	// message not marked Defer never waits. It trades latency for fewer
+	// write system calls, which is what a busy server spends most on.
+	// The delay is WriteDelay, and grows with the rate a connection is
+	// fed (0.5 ms per frame per second) up to MaxWriteDelay. Default 0:
+	// off.
 	WriteDelay time.Duration
+	// MaxWriteDelay caps the delay of a connection fed fast; default
+	// WriteDelay (no growth).
+	MaxWriteDelay time.Duration
 	// DisablePolling and DisableWebSocket turn a transport off.
 	DisablePolling, DisableWebSocket bool
 	Logger                           *slog.Logger
@@ -58,6 +64,7 @@ func (o *Options) defaults() {
 	if o.MaxQueueBytes <= 0 {
 		o.MaxQueueBytes = 8 << 20
 	}
+	o.MaxWriteDelay = max(o.MaxWriteDelay, o.WriteDelay)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -647,9 +647,9 @@ func TestShutdownDuringHandshakes(t *testing.T) {
 	}
 }
 
-// With WriteDelay, messages sent one by one to a WebSocket that was just
-// written leave together once the delay has passed; the first one of a
-// quiet connection leaves at once.
+// With WriteDelay, broadcasts (Defer) sent one by one to a WebSocket that
+// was just written leave together once the delay has passed; the first one
+// of a quiet connection leaves at once.
 func TestWriteDelayCoalescesAFastStream(t *testing.T) {
 	const delay = 200 * time.Millisecond
 	h := newHarness(t, Options{WriteDelay: delay, PingInterval: time.Minute})
@@ -658,13 +658,13 @@ func TestWriteDelayCoalescesAFastStream(t *testing.T) {
 
 	before := h.writes.Load()
 	start := time.Now()
-	r.conn.Send(Message{Data: []byte("first")})
+	r.conn.Send(Message{Data: []byte("first"), Defer: true})
 	c.expect("4first")
 	if took := time.Since(start); took > delay/2 {
 		t.Fatalf("a quiet connection's message waited %v", took)
 	}
 	for _, m := range []string{"a", "b", "c", "d"} {
-		r.conn.Send(Message{Data: []byte(m)})
+		r.conn.Send(Message{Data: []byte(m), Defer: true})
 		time.Sleep(5 * time.Millisecond)
 	}
 	for _, m := range []string{"4a", "4b", "4c", "4d"} {
@@ -675,5 +675,53 @@ func TestWriteDelayCoalescesAFastStream(t *testing.T) {
 	}
 	if took := time.Since(start); took < delay || took > 2*delay {
 		t.Fatalf("the stream took %v, want about WriteDelay (%v)", took, delay)
+	}
+}
+
+// A message without Defer (an ack) does not wait for the write delay, and
+// takes the broadcasts waiting before it along, in order, in one write.
+func TestWriteDelayUrgentMessageLeavesAtOnce(t *testing.T) {
+	const delay = 500 * time.Millisecond
+	h := newHarness(t, Options{WriteDelay: delay, PingInterval: time.Minute})
+	c, _, r := h.mustDial()
+	time.Sleep(2 * delay)
+	r.conn.Send(Message{Data: []byte("first"), Defer: true})
+	c.expect("4first")
+
+	before := h.writes.Load()
+	start := time.Now()
+	r.conn.Send(Message{Data: []byte("waits"), Defer: true})
+	time.Sleep(20 * time.Millisecond)
+	r.conn.Send(Message{Data: []byte("ack")})
+	c.expect("4waits")
+	c.expect("4ack")
+	if took := time.Since(start); took > delay/2 {
+		t.Fatalf("the urgent message took %v, want well under the delay (%v)", took, delay)
+	}
+	if n := h.writes.Load() - before; n != 1 {
+		t.Fatalf("%d writes, want 1", n)
+	}
+}
+
+// The delay grows with the rate a connection is fed, up to MaxWriteDelay:
+// a stream of 1,000 frames a second leaves in far fewer writes than with
+// WriteDelay alone.
+func TestWriteDelayGrowsWithTheRate(t *testing.T) {
+	count := func(maxDelay time.Duration) int64 {
+		h := newHarness(t, Options{WriteDelay: time.Millisecond, MaxWriteDelay: maxDelay, PingInterval: time.Minute})
+		c, _, r := h.mustDial()
+		before := h.writes.Load()
+		for i := range 500 {
+			r.conn.Send(Message{Data: []byte(fmt.Sprint(i)), Defer: true})
+			time.Sleep(time.Millisecond)
+		}
+		for i := range 500 {
+			c.expect(fmt.Sprint("4", i))
+		}
+		return h.writes.Load() - before
+	}
+	fixed, grown := count(time.Millisecond), count(100*time.Millisecond)
+	if grown*3 > fixed {
+		t.Fatalf("%d writes with a growing delay, %d without: want a third or fewer", grown, fixed)
 	}
 }

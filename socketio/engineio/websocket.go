@@ -1,12 +1,12 @@
 package engineio
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -26,14 +26,11 @@ const (
 	ctrlClose byte = 'C'
 )
 
-// Writers are borrowed only while flushing, so idle connections hold none.
-var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
-
 // wsTransport is a WebSocket under a Conn.
 type wsTransport struct {
 	conn    net.Conn
-	r       io.Reader
-	closing bool // flush what is queued, then close (guarded by Conn.mu)
+	r       wsReader // read by one goroutine at a time: the probe, then readLoop
+	closing bool     // flush what is queued, then close (guarded by Conn.mu)
 }
 
 func (c *Conn) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsTransport, bool) {
@@ -49,7 +46,7 @@ func (c *Conn) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsTrans
 		b, _ := rw.Reader.Peek(n)
 		rd = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
 	}
-	return &wsTransport{conn: conn, r: rd}, true
+	return &wsTransport{conn: conn, r: wsReader{src: rd}}, true
 }
 
 // serveWebSocket runs a connection that starts on WebSocket.
@@ -165,18 +162,22 @@ func (c *Conn) readLoop(t *wsTransport) {
 // readMessage reads one data message, answering pings and joining
 // fragments, never holding more than MaxPayload.
 func (c *Conn) readMessage(t *wsTransport) ([]byte, ws.OpCode, error) {
+	defer t.r.release()
 	var msg []byte
 	var op ws.OpCode
 	for {
-		h, err := ws.ReadHeader(t.r)
+		h, err := ws.ReadHeader(&t.r)
 		if err != nil {
 			return nil, 0, err
+		}
+		if h.Length > 0 {
+			t.r.borrow()
 		}
 		if !h.Masked || h.Length < 0 || int64(len(msg))+h.Length > int64(c.srv.opts.MaxPayload) {
 			return nil, 0, ws.ErrProtocolMaskRequired
 		}
 		payload := make([]byte, h.Length)
-		if _, err := io.ReadFull(t.r, payload); err != nil {
+		if _, err := io.ReadFull(&t.r, payload); err != nil {
 			return nil, 0, err
 		}
 		ws.Cipher(payload, h.Mask, 0)
@@ -213,6 +214,7 @@ func (c *Conn) writeLoop(t *wsTransport) {
 	var written []frame
 	for {
 		c.mu.Lock()
+		c.due = nil
 		if len(c.queue) == 0 {
 			c.recycleLocked(written)
 			c.writing = false
@@ -224,19 +226,15 @@ func (c *Conn) writeLoop(t *wsTransport) {
 			}
 			return
 		}
-		if written != nil {
-			// More came during the write: under WriteDelay it waits.
-			if wait := c.writeWaitLocked(); wait > 0 {
-				c.mu.Unlock()
-				time.AfterFunc(wait, func() { c.writeLoop(t) })
-				return
-			}
+		if written != nil && c.writeWaitLocked() > 0 {
+			// More came during the write: it waits for the delay.
+			c.startWriteLocked()
+			c.mu.Unlock()
+			return
 		}
 		frames := c.takeLocked()
 		c.recycleLocked(written)
-		if c.srv.opts.WriteDelay > 0 {
-			c.lastWrite = time.Now()
-		}
+		c.adaptLocked(len(frames), time.Now())
 		c.mu.Unlock()
 		if err := writeFrames(t.conn, frames); err != nil {
 			c.mu.Lock()
@@ -265,54 +263,83 @@ func (c *Conn) recycleLocked(frames []frame) {
 	c.queue = frames[:0]
 }
 
-// writeFrames writes frames as WebSocket frames and flushes once.
+// writeFrames writes frames as WebSocket frames in one writev(2): their
+// headers are encoded into one small buffer, and the payloads, shared by
+// the recipients of a broadcast, are written from where they are, with no
+// copy and no second system call however many frames are pending.
 func writeFrames(conn net.Conn, frames []frame) error {
-	w := writerPool.Get().(*bufio.Writer)
-	w.Reset(conn)
-	defer func() {
-		w.Reset(nil)
-		writerPool.Put(w)
-	}()
-	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	for _, f := range frames {
-		var err error
+	f := flushPool.Get().(*flush)
+	defer f.release()
+	if need := len(frames) * (ws.MaxHeaderSize + 1); cap(f.hdr) < need {
+		f.hdr = make([]byte, 0, need) // never grows below: bufs keep slices of it
+	}
+	for _, fr := range frames {
 		switch {
-		case f.binary:
-			err = writeFrame(w, ws.OpBinary, 0, f.data)
-		case f.typ == ctrlPong:
-			err = writeFrame(w, ws.OpPong, 0, f.data)
-		case f.typ == ctrlClose:
-			err = writeFrame(w, ws.OpClose, 0, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
+		case fr.binary:
+			f.add(ws.OpBinary, 0, fr.data)
+		case fr.typ == ctrlPong:
+			f.add(ws.OpPong, 0, fr.data)
+		case fr.typ == ctrlClose:
+			f.add(ws.OpClose, 0, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
 		default:
-			err = writeFrame(w, ws.OpText, f.typ, f.data)
-		}
-		if err != nil {
-			return err
+			f.add(ws.OpText, fr.typ, fr.data)
 		}
 	}
-	return w.Flush()
+	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, ok := conn.(syscall.Conn); !ok {
+		// A wrapped connection would get one write per buffer: join them.
+		_, err := conn.Write(bytes.Join(f.bufs, nil))
+		return err
+	}
+	bufs := f.bufs // WriteTo consumes the slice it is called on
+	_, err := bufs.WriteTo(conn)
+	return err
 }
 
-// writeFrame writes one unfragmented frame; a non-zero prefix byte goes
-// before data, so a shared payload needs no copy per recipient.
-func writeFrame(w *bufio.Writer, op ws.OpCode, prefix byte, data []byte) error {
+// flush is the iovec list of one writeFrames.
+type flush struct {
+	hdr     []byte      // the frames' headers, one after the other
+	bufs    net.Buffers // header, payload, header, payload, …
+	scratch [ws.MaxHeaderSize]byte
+}
+
+var flushPool = sync.Pool{New: func() any { return new(flush) }}
+
+// maxPooledFlush bounds the header buffer a pooled flush keeps.
+const maxPooledFlush = 64 << 10
+
+// add appends one unfragmented frame; a non-zero prefix byte goes before
+// data, in the header's buffer, so a shared payload needs no copy.
+func (f *flush) add(op ws.OpCode, prefix byte, data []byte) {
 	n := int64(len(data))
 	if prefix != 0 {
 		n++
 	}
-	if w.Available() < ws.MaxHeaderSize {
-		if err := w.Flush(); err != nil {
-			return err
-		}
-	}
-	// The header is built in the writer's own free space: ws.WriteHeader
-	// would allocate a buffer per frame, per recipient of a broadcast.
-	if err := ws.WriteHeaderBuffer(w, ws.Header{Fin: true, OpCode: op, Length: n}, w.AvailableBuffer()); err != nil {
-		return err
-	}
+	start := len(f.hdr)
+	// f.Write appends to hdr; it cannot fail.
+	_ = ws.WriteHeaderBuffer(f, ws.Header{Fin: true, OpCode: op, Length: n}, f.scratch[:])
 	if prefix != 0 {
-		w.WriteByte(prefix)
+		f.hdr = append(f.hdr, prefix)
 	}
-	_, err := w.Write(data)
-	return err
+	f.bufs = append(f.bufs, f.hdr[start:len(f.hdr):len(f.hdr)])
+	if len(data) > 0 {
+		f.bufs = append(f.bufs, data)
+	}
+}
+
+// Write appends an encoded header to hdr (for ws.WriteHeaderBuffer).
+func (f *flush) Write(p []byte) (int, error) {
+	f.hdr = append(f.hdr, p...)
+	return len(p), nil
+}
+
+// release returns f to the pool without the payloads it pointed at.
+func (f *flush) release() {
+	if cap(f.hdr) > maxPooledFlush || cap(f.bufs) > maxPooledFlush/16 {
+		return
+	}
+	clear(f.bufs[:cap(f.bufs)])
+	f.bufs = f.bufs[:0]
+	f.hdr = f.hdr[:0]
+	flushPool.Put(f)
 }
