@@ -139,6 +139,10 @@ func (c *Conn) probe(t *wsTransport) bool {
 // readLoop reads messages until the connection ends.
 func (c *Conn) readLoop(t *wsTransport) {
 	for {
+		if err := t.r.fill(); err != nil {
+			c.abort(ReasonTransportClose)
+			return
+		}
 		msg, op, err := c.readMessage(t)
 		if err != nil {
 			c.abort(ReasonTransportClose)

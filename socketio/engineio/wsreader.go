@@ -43,6 +43,21 @@ func (r *wsReader) Read(p []byte) (int, error) {
 	return 0, err
 }
 
+// fill waits until something is unread: called straight from the read
+// loop, so that an idle connection's goroutine parks with a shallow stack
+// (the runtime then shrinks it to its smallest size).
+func (r *wsReader) fill() error {
+	if r.sr < r.sw || (r.br != nil && r.br.Buffered() > 0) {
+		return nil
+	}
+	n, err := r.src.Read(r.small[:])
+	r.sr, r.sw = 0, n
+	if n > 0 {
+		return nil
+	}
+	return err
+}
+
 // borrow gives r a read buffer for the rest of the frame under way.
 func (r *wsReader) borrow() {
 	if r.br == nil {
