@@ -57,6 +57,7 @@ type Presence struct {
 	addScript, removeScript, heartbeatScript *goredis.Script
 	forgetScript, pruneUserScript            *goredis.Script
 	pruneNamesScript                         *goredis.Script
+	pipe                                     *autoPipeline // Add and Remove share round trips
 
 	mu      sync.Mutex
 	local   map[string]globalchat.Conn // this instance's sockets
@@ -103,6 +104,7 @@ func NewPresence(client *goredis.Client, opts PresenceOptions) *Presence {
 		forgetScript:     loadScript("presence_forget_instance"),
 		pruneUserScript:  loadScript("presence_prune_user"),
 		pruneNamesScript: loadScript("presence_prune_names"),
+		pipe:             newAutoPipeline(client),
 		local:            make(map[string]globalchat.Conn),
 	}
 }
@@ -145,8 +147,12 @@ func (p *Presence) add(ctx context.Context, c globalchat.Conn) (first bool, coun
 	ctx, cancel := withTimeout(ctx, p.opts.Timeout)
 	defer cancel()
 	keys := socketKeys(c.SocketID, c.User.ID, p.opts.InstanceID)
-	res, err := p.addScript.Run(ctx, p.client, keys, c.SocketID, c.User.ID, c.User.Name,
-		time.Now().UnixMilli(), p.keyTTL.Milliseconds(), p.opts.InstanceID).Int64Slice()
+	cmd, err := p.pipe.runScript(ctx, "presence add", p.addScript, keys, c.SocketID, c.User.ID, c.User.Name,
+		time.Now().UnixMilli(), p.keyTTL.Milliseconds(), p.opts.InstanceID)
+	if err != nil {
+		return false, 0, err
+	}
+	res, err := cmd.Int64Slice()
 	if err != nil {
 		return false, 0, unavailable("presence add", err)
 	}
@@ -183,7 +189,11 @@ func (p *Presence) Remove(ctx context.Context, socketID string) (globalchat.User
 func (p *Presence) removeSocket(ctx context.Context, instance, socketID string) (u globalchat.User, last bool, count int, ok bool, err error) {
 	ctx, cancel := withTimeout(ctx, p.opts.Timeout)
 	defer cancel()
-	userID, err := p.client.Get(ctx, keyUserSocket(socketID)).Result()
+	var get *goredis.StringCmd
+	if err := p.pipe.do(ctx, "presence remove", func(pp goredis.Pipeliner) { get = pp.Get(ctx, keyUserSocket(socketID)) }); err != nil {
+		return u, false, 0, false, err
+	}
+	userID, err := get.Result()
 	if errors.Is(err, goredis.Nil) {
 		// Unknown: still drop it from the instance's set if it lingers.
 		err = p.client.SRem(ctx, keyInstanceSockets(instance), socketID).Err()
@@ -196,7 +206,11 @@ func (p *Presence) removeSocket(ctx context.Context, instance, socketID string) 
 	if err != nil {
 		return u, false, 0, false, unavailable("presence remove", err)
 	}
-	res, err := p.removeScript.Run(ctx, p.client, socketKeys(socketID, userID, instance), socketID, userID, instance).Slice()
+	cmd, err := p.pipe.runScript(ctx, "presence remove", p.removeScript, socketKeys(socketID, userID, instance), socketID, userID, instance)
+	if err != nil {
+		return u, false, 0, false, err
+	}
+	res, err := cmd.Slice()
 	if err != nil {
 		return u, false, 0, false, unavailable("presence remove", err)
 	}

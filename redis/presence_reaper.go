@@ -210,6 +210,7 @@ func (p *Presence) Close() error {
 	p.closed = true
 	cancel, done := p.cancel, p.done
 	p.mu.Unlock()
+	defer p.pipe.close() // after the sockets below are removed
 	if cancel != nil {
 		cancel()
 		<-done

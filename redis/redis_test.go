@@ -167,6 +167,7 @@ func TestSessionStore(t *testing.T) {
 	srv := testenv.Redis(t)
 	c := client(t, srv)
 	s := NewSessionStore(c, "")
+	defer s.Close()
 	ctx := ctxT(t)
 	st := socketio.SessionState{PID: "p1", SID: "s1", Namespace: "/", Rooms: []string{"a", "b"}, Lost: time.Now().UTC()}
 	if err := s.Save(ctx, st, time.Minute); err != nil {
@@ -223,6 +224,7 @@ func TestKeysBounded(t *testing.T) {
 	limiter := NewRateLimiter(c, 20)
 	defer limiter.Close()
 	sessions := NewSessionStore(c, "")
+	defer sessions.Close()
 	for i := range 30 {
 		u := fmt.Sprint("u", i%4)
 		if _, _, err := bus.Publish(ctx, globalchat.Message{UserID: u, ClientMsgID: fmt.Sprint("c", i)}); err != nil {

@@ -20,8 +20,11 @@ const DefaultSessionPrefix = "global-chat:recovery:"
 // SessionStore keeps the Socket.IO sessions of disconnected sockets in
 // Redis, as {prefix}{pid} JSON with a TTL, so a client may recover on any
 // instance.
+//
+// Concurrent saves (a connect storm saves one per connection) share round
+// trips: Close stops that.
 type SessionStore struct {
-	client *goredis.Client
+	pipe   *autoPipeline
 	prefix string
 }
 
@@ -31,28 +34,43 @@ func NewSessionStore(client *goredis.Client, prefix string) *SessionStore {
 	if prefix == "" {
 		prefix = DefaultSessionPrefix
 	}
-	return &SessionStore{client: client, prefix: prefix}
+	return &SessionStore{pipe: newAutoPipeline(client), prefix: prefix}
+}
+
+// Close sends the saves pending and stops.
+func (s *SessionStore) Close() error {
+	s.pipe.close()
+	return nil
 }
 
 // Save implements socketio.SessionStore. A ttl <= 0 keeps nothing.
 func (s *SessionStore) Save(ctx context.Context, st socketio.SessionState, ttl time.Duration) error {
 	ctx, cancel := withTimeout(ctx, defaultTimeout)
 	defer cancel()
-	if ttl <= 0 {
-		return unavailable("session save", s.client.Del(ctx, s.prefix+st.PID).Err())
+	var cmd goredis.Cmder
+	queue := func(p goredis.Pipeliner) { cmd = p.Del(ctx, s.prefix+st.PID) }
+	if ttl > 0 {
+		b, err := json.Marshal(st)
+		if err != nil {
+			return fmt.Errorf("redis: session save: %w", err)
+		}
+		queue = func(p goredis.Pipeliner) { cmd = p.Set(ctx, s.prefix+st.PID, b, max(ttl, time.Millisecond)) }
 	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("redis: session save: %w", err)
+	if err := s.pipe.do(ctx, "session save", queue); err != nil {
+		return err
 	}
-	return unavailable("session save", s.client.Set(ctx, s.prefix+st.PID, b, max(ttl, time.Millisecond)).Err())
+	return unavailable("session save", cmd.Err())
 }
 
 // Take implements socketio.SessionStore: GETDEL, so only one taker wins.
 func (s *SessionStore) Take(ctx context.Context, pid string) (socketio.SessionState, error) {
 	ctx, cancel := withTimeout(ctx, defaultTimeout)
 	defer cancel()
-	b, err := s.client.GetDel(ctx, s.prefix+pid).Bytes()
+	var get *goredis.StringCmd
+	if err := s.pipe.do(ctx, "session take", func(p goredis.Pipeliner) { get = p.GetDel(ctx, s.prefix+pid) }); err != nil {
+		return socketio.SessionState{}, err
+	}
+	b, err := get.Bytes()
 	if errors.Is(err, goredis.Nil) {
 		return socketio.SessionState{}, socketio.ErrSessionNotFound
 	}

@@ -49,7 +49,7 @@ else
   : "${BENCH_STORM_CLIENTS:=15000}" "${BENCH_IDLE_CLIENTS:=15000}" "${BENCH_IDLE_SECONDS:=20}"
   : "${BENCH_INGEST_SENDERS:=50}" "${BENCH_INGEST_SECONDS:=20}" "${BENCH_TIMEOUT:=90s}"
 fi
-: "${BENCH_SENDERS:=10}" "${BENCH_ONLY:=fanout fanout-max storm idle ingest}" "${BENCH_TARGETS:=project reference}"
+: "${BENCH_SENDERS:=10}" "${BENCH_PROBE_EVERY:=1s}" "${BENCH_ONLY:=fanout fanout-max storm idle ingest}" "${BENCH_TARGETS:=project reference}"
 # The servers' per-user limit; chatbench spreads its sends over enough users.
 rate_limit=10000
 
@@ -187,7 +187,7 @@ scenario fanout 2 -scenario fanout -clients "$BENCH_FANOUT_CLIENTS" -senders "$B
   -rate "$BENCH_FANOUT_RATE" -duration "${BENCH_FANOUT_SECONDS}s"
 scenario fanout-max 2 -scenario fanout -clients "$BENCH_MAX_CLIENTS" -senders "$BENCH_SENDERS" \
   -rate "$BENCH_MAX_RATES" -duration "${BENCH_MAX_SECONDS}s" -p99-max 100ms
-scenario storm 1 -scenario storm -clients "$BENCH_STORM_CLIENTS"
+scenario storm 1 -scenario storm -clients "$BENCH_STORM_CLIENTS" -probe-every "$BENCH_PROBE_EVERY"
 scenario idle 1 -scenario idle -settle 5s -clients "$BENCH_IDLE_CLIENTS" -duration "${BENCH_IDLE_SECONDS}s"
 scenario ingest 1 -scenario ingest -senders "$BENCH_INGEST_SENDERS" -duration "${BENCH_INGEST_SECONDS}s"
 

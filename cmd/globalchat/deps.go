@@ -168,11 +168,11 @@ func (d *deps) useRedis(ctx context.Context, clients redisClients, cfg config, l
 		return err
 	}
 	limiter := redis.NewRateLimiter(clients.messages, cfg.RatePerMinute)
+	sessions := redis.NewSessionStore(client, "")
 	d.mu.Lock()
-	d.closers = append(d.closers, bus.Close, presence.Close, limiter.Close)
+	d.closers = append(d.closers, bus.Close, presence.Close, limiter.Close, sessions.Close)
 	d.mu.Unlock()
-	d.bus, d.presence, d.limiter = bus, presence, limiter
-	d.sessions = redis.NewSessionStore(client, "")
+	d.bus, d.presence, d.limiter, d.sessions = bus, presence, limiter, sessions
 	d.adapter = redis.NewAdapter(client, redis.AdapterOptions{InstanceID: id, Logger: log})
 	return nil
 }
