@@ -33,24 +33,25 @@ type presencePayload struct {
 	OnlineCount int    `json:"onlineCount"`
 }
 
-// onConnect is the connection flow: register presence, join the room,
-// send the history, announce the user's first connection.
+// onConnect is the connection flow: join the room, send the history,
+// register presence, announce the user's first connection.
 func (s *Service) onConnect(sock *socketio.Socket) {
 	u := sock.Data.(globalchat.User)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 
-	first, count, err := s.cfg.Presence.Add(ctx, globalchat.Conn{SocketID: sock.ID(), User: u})
-	s.health.report("presence", err)
 	sock.Join(globalchat.Room)
 	sock.On(EventMessage, s.onMessage)
 	sock.OnDisconnect(func(reason socketio.Reason) { s.onDisconnect(sock, u, reason) })
-	s.log.Info("chat: connected", "user", u.ID, "socket", sock.ID(), "transport", sock.Transport(), "recovered", sock.Recovered())
-
-	// A recovered socket got what it missed replayed; others get history.
+	// A recovered socket got what it missed replayed; others get history,
+	// before presence is registered, so that it leaves in the same write
+	// as the CONNECT reply rather than one Redis round trip later.
 	if !sock.Recovered() {
 		sock.Emit(EventHistory, s.historyPayload(ctx))
 	}
+	first, count, err := s.cfg.Presence.Add(ctx, globalchat.Conn{SocketID: sock.ID(), User: u})
+	s.health.report("presence", err)
+	s.log.Info("chat: connected", "user", u.ID, "socket", sock.ID(), "transport", sock.Transport(), "recovered", sock.Recovered())
 	if err == nil && first {
 		s.presence.joined(u, count)
 	}

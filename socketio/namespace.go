@@ -103,7 +103,9 @@ func (n *Namespace) connect(c *client, auth []byte) {
 		PID string `json:"pid,omitempty"`
 	}{s.id, s.pid}
 	data, _ := json.Marshal(reply)
-	c.send(appendPacket(nil, typeConnect, n.name, 0, -1, data))
+	// The reply may wait (up to the write delay) for what the connection
+	// handler sends at once, typically a greeting: one write for both.
+	c.queue(true, appendPacket(nil, typeConnect, n.name, 0, -1, data), nil)
 	for _, b := range missed {
 		c.send(b.Packet, b.Attachments...)
 	}
