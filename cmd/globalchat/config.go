@@ -85,7 +85,7 @@ func (c *config) settings() []setting {
 		{"PING_INTERVAL", "25s", "Engine.IO heartbeat interval", duration(&c.PingInterval)},
 		{"PING_TIMEOUT", "20s", "Engine.IO heartbeat timeout", duration(&c.PingTimeout)},
 		{"WRITE_DELAY", "5ms", "a WebSocket written less than this ago waits this long before its next broadcast write, so a fast stream leaves in fewer writes (0: off)", duration(&c.WriteDelay)},
-		{"WRITE_DELAY_MAX", "50ms", "the write delay grows with the rate a WebSocket is fed (0.35ms per message a second) up to this", duration(&c.WriteDelayMax)},
+		{"WRITE_DELAY_MAX", "50ms", "the write delay grows with the rate a WebSocket is fed (at least 33ms above 30 messages/s, 0.35ms per message a second) up to this", duration(&c.WriteDelayMax)},
 		{"RECOVERY_WINDOW", "2m", "how long a dropped client can recover what it missed", duration(&c.RecoveryWindow)},
 		{"PRESENCE_COALESCE_THRESHOLD", "20", "joins+leaves per second above which presence is sent as one presence:update a second", integer(&c.PresenceThreshold)},
 		{"SHUTDOWN_TIMEOUT", "10s", "graceful shutdown limit", duration(&c.ShutdownTimeout)},

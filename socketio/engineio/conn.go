@@ -203,18 +203,25 @@ func (c *Conn) writeWaitLocked() time.Duration {
 	return c.delay - time.Since(c.lastWrite)
 }
 
-// delayPerRate is how much the write delay grows per frame per second a
-// connection is fed: at 100 frames/s it waits 35 ms, so 3-4 frames leave
-// per write; from about 140 frames/s on it waits MaxWriteDelay. A
-// connection then costs at most about 1/sqrt(delayPerRate), some 50
-// writes a second (when fed about 50 frames/s), however fast it is fed,
-// which bounds what a broadcast-heavy instance spends in write(2), the
-// largest cost of a busy server: on loopback a small write costs about
-// 10 µs of kernel time on the benchmark machine, whatever its size. A
-// connection fed a few frames a second keeps WriteDelay, so a quiet room
-// is written at once. (Tuned with chatbench: 1,000 receivers at 100
-// messages/s stay under 50 ms at p99, and 250 messages/s under 100 ms.)
-const delayPerRate = 350 * time.Microsecond
+// The write delay of a connection fed fast. Writes, not bytes, are what a
+// busy server spends most on (on loopback a small write costs about 10 µs
+// of kernel time on the benchmark machine, whatever its size), so:
+//
+//   - a connection fed up to maxWriteRate frames a second keeps WriteDelay:
+//     a quiet room is written at once;
+//   - above that it waits at least 1/maxWriteRate, so that it costs at most
+//     maxWriteRate writes a second however fast it is fed (at 60 frames/s,
+//     two frames per write);
+//   - and the wait grows by delayPerRate per frame per second, up to
+//     MaxWriteDelay: 35 ms at 100 frames/s, 50 ms from about 140 on, where
+//     12 or more frames leave per write.
+//
+// Tuned with chatbench on 2 cores: 1,000 receivers at 100 messages/s stay
+// under 50 ms at p99, and every rate up to 250 messages/s under 100 ms.
+const (
+	maxWriteRate = 30
+	delayPerRate = 350 * time.Microsecond
+)
 
 // adaptLocked records a write of n frames at now and sets the write delay
 // from the rate the connection was fed since its previous write (a moving
@@ -227,7 +234,11 @@ func (c *Conn) adaptLocked(n int, now time.Time) {
 	if !c.lastWrite.IsZero() {
 		dt := max(now.Sub(c.lastWrite).Seconds(), 1e-3)
 		c.rate += (float64(n)/dt - c.rate) / 4
-		c.delay = min(max(time.Duration(c.rate*float64(delayPerRate)), o.WriteDelay), o.MaxWriteDelay)
+		d := time.Duration(c.rate * float64(delayPerRate))
+		if c.rate > maxWriteRate {
+			d = max(d, time.Second/maxWriteRate)
+		}
+		c.delay = min(max(d, o.WriteDelay), o.MaxWriteDelay)
 	}
 	c.lastWrite = now
 }

@@ -37,8 +37,7 @@ type Options struct {
 	// message not marked Defer never waits. It trades latency for fewer
 	// write system calls, which is what a busy server spends most on.
 	// The delay is WriteDelay, and grows with the rate a connection is
-	// fed (0.35 ms per frame per second) up to MaxWriteDelay. Default 0:
-	// off.
+	// fed (see maxWriteRate) up to MaxWriteDelay. Default 0: off.
 	WriteDelay time.Duration
 	// MaxWriteDelay caps the delay of a connection fed fast; default
 	// WriteDelay (no growth).
