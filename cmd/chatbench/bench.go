@@ -50,6 +50,7 @@ func (b *bench) result() *Result {
 		Scenario: name, Target: b.cfg.Target, Config: b.cfg,
 		Started: time.Now(), Load1: [2]float64{loadAvg(), 0},
 		cpuGen: startCPU([]int{os.Getpid()}), cpuServer: startCPU(b.cfg.PIDs), cpuInfra: startCPU(b.cfg.InfraPIDs),
+		steal: startSteal(),
 	}
 }
 

@@ -150,11 +150,11 @@ func (t *table) markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(c, " | "))
 	}
-	b.WriteString("\nRun conditions: the 1-minute load average at the start, the machine's CPU use over the run (all cores), and who used it, in cores: the servers under test, the load generator, Redis and MariaDB, and other work on the machine (the rest).\n\n")
-	b.WriteString("| scenario | target | seconds | load at start | machine CPU busy | servers | load generator | Redis+MariaDB | other work | notes |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\nRun conditions: the 1-minute load average at the start, the machine's CPU use over the run (all cores), who used it, in cores: the servers under test, the load generator, Redis and MariaDB, and other work on the machine (the rest); and the CPU time the hypervisor stole from this virtual machine, over the run and in its worst second (a stall for everything running).\n\n")
+	b.WriteString("| scenario | target | seconds | load at start | machine CPU busy | servers | load generator | Redis+MariaDB | other work | stolen (ms) | stolen, worst second (ms) | notes |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range t.runs {
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.0f%% | %.2f | %.2f | %.2f | %.2f | %s |\n", r.Scenario, r.Target, r.Seconds, r.Load1[0],
-			100*r.MachineBusy, r.ServerCores, r.GeneratorCores, r.InfraCores, r.OtherCores, strings.Join(r.Notes, "; "))
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.0f%% | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f | %s |\n", r.Scenario, r.Target, r.Seconds, r.Load1[0],
+			100*r.MachineBusy, r.ServerCores, r.GeneratorCores, r.InfraCores, r.OtherCores, r.StealMs, r.StealWorstMs, strings.Join(r.Notes, "; "))
 	}
 	b.WriteString("\nMachine: " + machine() + "\n")
 	return b.String()

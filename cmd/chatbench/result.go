@@ -29,12 +29,17 @@ type Result struct {
 	ServerCores    float64 `json:"serverCores"`
 	InfraCores     float64 `json:"infraCores"`
 	OtherCores     float64 `json:"otherCores"`
+	// StealMs is the CPU time (ms, all cores) the hypervisor took from
+	// the machine during the run, StealWorstMs that of its worst second.
+	StealMs      float64 `json:"stealMs"`
+	StealWorstMs float64 `json:"stealWorstMs"`
 
 	Metrics []Metric `json:"metrics"`
 	Steps   []Step   `json:"steps,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
 
 	cpuGen, cpuServer, cpuInfra *cpuMeter
+	steal                       *stealMeter
 }
 
 // Metric is one number of the result. Better says which way is good:
@@ -88,11 +93,16 @@ func (r *Result) finish() {
 	r.InfraCores, _ = r.cpuInfra.stop()
 	all := r.MachineBusy * float64(runtime.NumCPU())
 	r.OtherCores = max(all-r.GeneratorCores-r.ServerCores-r.InfraCores, 0)
+	if r.steal != nil {
+		total, worst := r.steal.finish()
+		r.StealMs, r.StealWorstMs = ms(total), ms(worst)
+	}
 }
 
 func (r *Result) print(w io.Writer) {
-	fmt.Fprintf(w, "%s on %s (%.0fs, load %.2f→%.2f, machine CPU %.0f%%; cores: servers %.2f, load generator %.2f, Redis+MariaDB %.2f, other work %.2f)\n",
-		r.Scenario, r.Target, r.Seconds, r.Load1[0], r.Load1[1], 100*r.MachineBusy, r.ServerCores, r.GeneratorCores, r.InfraCores, r.OtherCores)
+	fmt.Fprintf(w, "%s on %s (%.0fs, load %.2f→%.2f, machine CPU %.0f%%; cores: servers %.2f, load generator %.2f, Redis+MariaDB %.2f, other work %.2f; stolen by the hypervisor %.0f ms, worst second %.0f ms)\n",
+		r.Scenario, r.Target, r.Seconds, r.Load1[0], r.Load1[1], 100*r.MachineBusy, r.ServerCores, r.GeneratorCores, r.InfraCores, r.OtherCores,
+		r.StealMs, r.StealWorstMs)
 	for _, s := range r.Steps {
 		mark := "pass"
 		if !s.Pass {
