@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -25,8 +26,10 @@ func newAutoPipeline(client *goredis.Client) *autoPipeline {
 }
 
 // do runs queue (which adds commands to p) in the next pipeline and waits
-// for its replies. It returns an error only when the commands were not
-// sent: the caller gave up, or the pipeline is closed.
+// for its replies, which the caller reads from its commands. It returns an
+// error when there are none: Redis did not answer (wrapping
+// globalchat.ErrUnavailable), the caller gave up, or the pipeline is
+// closed.
 func (a *autoPipeline) do(ctx context.Context, op string, queue func(p goredis.Pipeliner)) error {
 	if err := a.batch.Do(ctx, queue); err != nil {
 		return batchError(op, err)
@@ -41,8 +44,14 @@ func (a *autoPipeline) exec(ctx context.Context, queues []func(goredis.Pipeliner
 	}
 	ctx, cancel := withTimeout(ctx, defaultTimeout)
 	defer cancel()
-	_, _ = p.Exec(ctx) // the errors are on each command, for its caller
-	return nil
+	_, err := p.Exec(ctx)
+	var reply goredis.Error
+	if err == nil || errors.As(err, &reply) {
+		return nil // an error reply belongs to its command, for its caller
+	}
+	// Nothing came back (Redis down, timeout): every caller gets it, and a
+	// closing pipeline fails what is still pending instead of retrying.
+	return unavailable("pipeline", err)
 }
 
 // close sends what is pending and stops.

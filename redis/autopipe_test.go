@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -65,5 +66,19 @@ func TestAutoPipelineScriptUnknownToRedis(t *testing.T) {
 	first, n, err := p.Add(ctx, globalchat.Conn{SocketID: "s1", User: globalchat.User{ID: "u1", Name: "Ann"}})
 	if err != nil || !first || n != 1 {
 		t.Fatalf("Add after SCRIPT FLUSH = %v, %d, %v", first, n, err)
+	}
+}
+
+// When Redis does not answer, every caller gets an error saying it is
+// unavailable, rather than commands without replies.
+func TestAutoPipelineRedisDown(t *testing.T) {
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer c.Close()
+	a := newAutoPipeline(c)
+	defer a.close()
+	ctx := ctxT(t)
+	err := a.do(ctx, "test", func(p goredis.Pipeliner) { p.Get(ctx, "k") })
+	if !errors.Is(err, globalchat.ErrUnavailable) {
+		t.Fatalf("do against no Redis = %v, want ErrUnavailable", err)
 	}
 }

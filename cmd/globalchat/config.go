@@ -136,7 +136,8 @@ func (c *config) validate() error {
 	check(c.PingTimeout >= 100*time.Millisecond, "PING_TIMEOUT must be at least 100ms")
 	check(c.RecoveryWindow >= 0, "RECOVERY_WINDOW must not be negative")
 	check(c.WriteDelay >= 0 && c.WriteDelay <= time.Second, "WRITE_DELAY must be 0-1s")
-	check(c.WriteDelayMax >= c.WriteDelay && c.WriteDelayMax <= time.Second, "WRITE_DELAY_MAX must be WRITE_DELAY-1s")
+	check(c.WriteDelayMax >= c.WriteDelay && c.WriteDelayMax <= time.Second,
+		"WRITE_DELAY_MAX must be at least WRITE_DELAY (%v) and at most 1s, got %v", c.WriteDelay, c.WriteDelayMax)
 	check(c.PresenceThreshold >= 1, "PRESENCE_COALESCE_THRESHOLD must be at least 1")
 	check(c.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT must be positive")
 	check(c.MySQLDSN != "" || c.SQLitePath != "", "SQLITE_PATH must not be empty without MYSQL_DSN")

@@ -44,6 +44,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{env: map[string]string{"RATE_LIMIT_PER_MINUTE": "0"}, want: "RATE_LIMIT_PER_MINUTE must be 1-10000"},
 		{env: map[string]string{"PING_INTERVAL": "soon"}, want: "PING_INTERVAL: not a duration"},
 		{env: map[string]string{"LOG_LEVEL": "loud"}, want: "LOG_LEVEL must be"},
+		{env: map[string]string{"WRITE_DELAY": "100ms"}, want: "WRITE_DELAY_MAX must be at least WRITE_DELAY (100ms) and at most 1s, got 50ms"},
+		{args: []string{"-write-delay-max", "2s"}, want: "WRITE_DELAY_MAX must be at least WRITE_DELAY (5ms) and at most 1s, got 2s"},
 		{args: []string{"-no-such-flag"}, want: "flag provided but not defined"},
 		{args: []string{"extra"}, want: "unexpected arguments"},
 	} {

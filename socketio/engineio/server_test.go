@@ -725,3 +725,28 @@ func TestWriteDelayGrowsWithTheRate(t *testing.T) {
 		t.Fatalf("%d writes with a growing delay, %d without: want a third or fewer", grown, fixed)
 	}
 }
+
+// Above maxWriteRate frames a second a connection waits at least
+// 1/maxWriteRate, so that a middling rate, where the growth alone would
+// still mean a write per frame, costs at most maxWriteRate writes a second.
+func TestWriteDelayBoundsTheWriteRate(t *testing.T) {
+	const frames, gap = 135, 22 * time.Millisecond // about 45 frames/s for 3 s
+	h := newHarness(t, Options{WriteDelay: time.Millisecond, MaxWriteDelay: 100 * time.Millisecond, PingInterval: time.Minute})
+	c, _, r := h.mustDial()
+	before := h.writes.Load()
+	start := time.Now()
+	for i := range frames {
+		r.conn.Send(Message{Data: []byte(fmt.Sprint(i)), Defer: true})
+		time.Sleep(gap)
+	}
+	for i := range frames {
+		c.expect(fmt.Sprint("4", i))
+	}
+	// The moving average takes a few writes to find the rate.
+	limit := int64(time.Since(start).Seconds()*maxWriteRate*1.2) + 10
+	n := h.writes.Load() - before
+	t.Logf("%d writes for %d frames", n, frames)
+	if n > limit {
+		t.Fatalf("%d writes for %d frames in %v, want at most %d", n, frames, time.Since(start).Round(time.Millisecond), limit)
+	}
+}
