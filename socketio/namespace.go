@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -33,11 +34,11 @@ type Namespace struct {
 	middlewares []Middleware
 	onConnect   func(*Socket)
 	sockets     map[string]*Socket
-	rooms       map[string]map[*Socket]struct{}
+	rooms       map[string]*members
 }
 
 func newNamespace(s *Server, name string) *Namespace {
-	return &Namespace{srv: s, name: name, sockets: make(map[string]*Socket), rooms: make(map[string]map[*Socket]struct{})}
+	return &Namespace{srv: s, name: name, sockets: make(map[string]*Socket), rooms: make(map[string]*members)}
 }
 
 // Name returns the namespace's name, e.g. "/".
@@ -184,12 +185,12 @@ func (n *Namespace) remove(s *Socket, rooms []string) {
 func (n *Namespace) join(s *Socket, rooms []string) {
 	n.mu.Lock()
 	for _, r := range rooms {
-		members := n.rooms[r]
-		if members == nil {
-			members = make(map[*Socket]struct{}, 1)
-			n.rooms[r] = members
+		m := n.rooms[r]
+		if m == nil {
+			m = &members{}
+			n.rooms[r] = m
 		}
-		members[s] = struct{}{}
+		m.add(s)
 	}
 	n.mu.Unlock()
 }
@@ -201,9 +202,9 @@ func (n *Namespace) leave(s *Socket, room string) {
 }
 
 func (n *Namespace) leaveLocked(s *Socket, room string) {
-	if members := n.rooms[room]; members != nil {
-		delete(members, s)
-		if len(members) == 0 {
+	if m := n.rooms[room]; m != nil {
+		m.remove(s)
+		if m.len() == 0 {
 			delete(n.rooms, room)
 		}
 	}
@@ -213,46 +214,67 @@ func (n *Namespace) leaveLocked(s *Socket, room string) {
 func (n *Namespace) RoomSize(room string) int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return len(n.rooms[room])
+	if m := n.rooms[room]; m != nil {
+		return m.len()
+	}
+	return 0
 }
 
-// deliver sends an encoded broadcast to the local sockets it targets.
-// Sending only queues, so the lock is held for the walk and no longer.
+// deliver sends an encoded broadcast to the local sockets it targets, in
+// the order they joined its rooms. The targets are copied under the lock
+// and sent to after it: a broadcast to thousands takes a while, and
+// sockets joining meanwhile must not wait for it. A socket that joins
+// after the copy misses this broadcast, as it would have joining a moment
+// later; recovery's hold-and-replay covers that gap the same way.
 func (n *Namespace) deliver(b Broadcast) {
+	targets := n.targets(b)
+	for _, s := range *targets {
+		s.deliver(b)
+	}
+	clear(*targets) // the pool must not keep sockets alive
+	*targets = (*targets)[:0]
+	targetPool.Put(targets)
+}
+
+// targetPool holds the target lists of broadcasts, which can be long.
+var targetPool = sync.Pool{New: func() any { return new([]*Socket) }}
+
+// targets lists the sockets a broadcast goes to, each once.
+func (n *Namespace) targets(b Broadcast) *[]*Socket {
+	list := targetPool.Get().(*[]*Socket)
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	var except map[*Socket]struct{}
-	if len(b.Except) > 0 {
-		except = make(map[*Socket]struct{})
-		for _, r := range b.Except {
-			for s := range n.rooms[r] {
-				except[s] = struct{}{}
-			}
-		}
-	}
-	send := func(s *Socket) {
-		if _, skip := except[s]; !skip {
-			s.deliver(b)
-		}
-	}
-	switch len(b.Rooms) {
-	case 0:
+	switch {
+	case len(b.Rooms) == 0:
 		for _, s := range n.sockets {
-			send(s)
+			*list = append(*list, s)
 		}
-	case 1:
-		for s := range n.rooms[b.Rooms[0]] {
-			send(s)
+	case len(b.Rooms) == 1:
+		if m := n.rooms[b.Rooms[0]]; m != nil {
+			*list = m.appendTo(*list)
 		}
 	default:
 		seen := make(map[*Socket]struct{})
 		for _, r := range b.Rooms {
-			for s := range n.rooms[r] {
-				if _, dup := seen[s]; !dup {
-					seen[s] = struct{}{}
-					send(s)
+			if m := n.rooms[r]; m != nil {
+				for _, s := range m.order {
+					if _, dup := seen[s]; s != nil && !dup {
+						seen[s] = struct{}{}
+						*list = append(*list, s)
+					}
 				}
 			}
 		}
 	}
+	if len(b.Except) > 0 {
+		*list = slices.DeleteFunc(*list, func(s *Socket) bool {
+			for _, r := range b.Except {
+				if m := n.rooms[r]; m != nil && m.has(s) {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	return list
 }

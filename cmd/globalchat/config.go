@@ -29,6 +29,7 @@ type config struct {
 	PingTimeout       time.Duration
 	WriteDelay        time.Duration
 	WriteDelayMax     time.Duration
+	MaxOpening        int
 	RecoveryWindow    time.Duration
 	PresenceThreshold int
 	ShutdownTimeout   time.Duration
@@ -86,6 +87,7 @@ func (c *config) settings() []setting {
 		{"PING_TIMEOUT", "20s", "Engine.IO heartbeat timeout", duration(&c.PingTimeout)},
 		{"WRITE_DELAY", "5ms", "a WebSocket written less than this ago waits this long before its next broadcast write, so a fast stream leaves in fewer writes (0: off)", duration(&c.WriteDelay)},
 		{"WRITE_DELAY_MAX", "50ms", "the write delay grows with the rate a WebSocket is fed (at least 33ms above 30 messages/s, 0.35ms per message a second) up to this", duration(&c.WriteDelayMax)},
+		{"MAX_OPENING", "64", "connections being opened at once (the handshake, then the CONNECT's handling); more wait their turn, so that a connect storm does not starve the chat (0: no bound)", integer(&c.MaxOpening)},
 		{"RECOVERY_WINDOW", "2m", "how long a dropped client can recover what it missed", duration(&c.RecoveryWindow)},
 		{"PRESENCE_COALESCE_THRESHOLD", "20", "joins+leaves per second above which presence is sent as one presence:update a second", integer(&c.PresenceThreshold)},
 		{"SHUTDOWN_TIMEOUT", "10s", "graceful shutdown limit", duration(&c.ShutdownTimeout)},
@@ -138,6 +140,7 @@ func (c *config) validate() error {
 	check(c.WriteDelay >= 0 && c.WriteDelay <= time.Second, "WRITE_DELAY must be 0-1s")
 	check(c.WriteDelayMax >= c.WriteDelay && c.WriteDelayMax <= time.Second,
 		"WRITE_DELAY_MAX must be at least WRITE_DELAY (%v) and at most 1s, got %v", c.WriteDelay, c.WriteDelayMax)
+	check(c.MaxOpening >= 0, "MAX_OPENING must not be negative, got %d", c.MaxOpening)
 	check(c.PresenceThreshold >= 1, "PRESENCE_COALESCE_THRESHOLD must be at least 1")
 	check(c.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT must be positive")
 	check(c.MySQLDSN != "" || c.SQLitePath != "", "SQLITE_PATH must not be empty without MYSQL_DSN")

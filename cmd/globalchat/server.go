@@ -40,6 +40,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		Engine: engineio.Options{
 			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
 			WriteDelay: cfg.WriteDelay, MaxWriteDelay: cfg.WriteDelayMax,
+			MaxOpening:     cfg.MaxOpening,
 			AllowedOrigins: cfg.origins(), Logger: log,
 		},
 		Adapter: d.adapter,

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,6 +68,7 @@ type Conn struct {
 
 	recvMu     sync.Mutex // one OnMessage at a time; none after OnClose
 	recvClosed bool
+	greeted    atomic.Bool // the first message has come (see admission)
 
 	mu           sync.Mutex
 	transport    transportKind
@@ -256,6 +258,13 @@ func (c *Conn) takeLocked() []frame {
 func (c *Conn) deliver(p packet) {
 	switch p.typ {
 	case typeMessage:
+		// The first message sets the session up above: it is part of
+		// opening the connection. Past the wait it goes ahead anyway:
+		// the connection exists, and refusing it would only bring the
+		// client back to open another.
+		if !c.greeted.Swap(true) && c.srv.opening.enter(c.done) {
+			defer c.srv.opening.leave()
+		}
 		c.recvMu.Lock()
 		if !c.recvClosed {
 			c.recv.OnMessage(p.data, p.binary)

@@ -42,6 +42,11 @@ type Options struct {
 	// MaxWriteDelay caps the delay of a connection fed fast; default
 	// WriteDelay (no growth).
 	MaxWriteDelay time.Duration
+	// MaxOpening bounds the connections being opened at once (see
+	// admission); others wait their turn, a handshake up to OpeningWait
+	// (default 10s) before it is answered 503. Default 0: no bound.
+	MaxOpening  int
+	OpeningWait time.Duration
 	// DisablePolling and DisableWebSocket turn a transport off.
 	DisablePolling, DisableWebSocket bool
 	Logger                           *slog.Logger
@@ -64,6 +69,9 @@ func (o *Options) defaults() {
 		o.MaxQueueBytes = 8 << 20
 	}
 	o.MaxWriteDelay = max(o.MaxWriteDelay, o.WriteDelay)
+	if o.OpeningWait <= 0 {
+		o.OpeningWait = 10 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,6 +97,8 @@ type Server struct {
 	log   *slog.Logger
 	hello func(c *Conn) []byte // the open packet's JSON
 
+	opening *admission
+
 	mu       sync.Mutex
 	conns    map[string]*Conn
 	shutdown bool
@@ -97,7 +107,8 @@ type Server struct {
 // NewServer returns a Server that calls open for each new connection.
 func NewServer(opts Options, open OpenFunc) *Server {
 	opts.defaults()
-	s := &Server{opts: opts, open: open, log: opts.Logger, conns: make(map[string]*Conn)}
+	s := &Server{opts: opts, open: open, log: opts.Logger, conns: make(map[string]*Conn),
+		opening: newAdmission(opts.MaxOpening, opts.OpeningWait)}
 	return s
 }
 
@@ -154,12 +165,16 @@ var errorMessages = map[int]string{
 }
 
 func writeError(w http.ResponseWriter, status, code int) {
+	writeErrorMessage(w, status, code, errorMessages[code])
+}
+
+func writeErrorMessage(w http.ResponseWriter, status, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	body, _ := json.Marshal(struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
-	}{code, errorMessages[code]})
+	}{code, msg})
 	w.Write(body)
 }
 
@@ -268,6 +283,13 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		writeError(w, http.StatusBadRequest, errBadRequest)
 		return
 	}
+	if !s.opening.enter(r.Context().Done()) {
+		// The spec has no code for it; the client retries with backoff.
+		w.Header().Set("Retry-After", "1")
+		writeErrorMessage(w, http.StatusServiceUnavailable, errBadRequest, "Server busy")
+		return
+	}
+	defer s.opening.leave()
 	c := newConn(s, newID(), r)
 	// The receiver is set before the connection is shared: a Shutdown
 	// running now may close it at once.
