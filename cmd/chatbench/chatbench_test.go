@@ -16,6 +16,15 @@ import (
 	"github.com/globalchat/globalchat/internal/testenv"
 )
 
+// TestMain lets the storm start this binary as its probe process.
+func TestMain(m *testing.M) {
+	if os.Getenv(probeEnv) != "" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // startServer builds cmd/globalchat and runs it on embedded defaults (SQLite
 // in a temporary folder) with a high rate limit; it returns its URL and pid.
 func startServer(t *testing.T) (string, int) {

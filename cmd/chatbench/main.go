@@ -93,6 +93,11 @@ func run(args []string, out io.Writer, log *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Scenario == "probe" { // the storm's probe process (probe.go)
+		b := newBench(cfg, log)
+		defer b.closeAll()
+		return b.runProbe(ctx, os.Stdin, out)
+	}
 	res, err := runScenario(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -8,49 +8,20 @@ import (
 	"time"
 )
 
-// storm: a probe pair (one sender, one receiver) connects first; then
-// cfg.Clients clients connect all at once while the probe sends a message
-// every cfg.ProbeEvery (100 ms). A client is in when its chat:history has arrived.
+// storm: a probe pair (one sender, one receiver, in a process of its own:
+// see probe.go) connects first; then cfg.Clients clients connect all at
+// once while the probe sends a message every cfg.ProbeEvery. A client is
+// in when its chat:history has arrived.
 func (b *bench) storm(ctx context.Context, res *Result) error {
 	cfg := b.cfg
-	var probe Histogram
-	var probeSent, probeGot atomic.Uint64
-	probeRecv := func(_ *peer, pkt []byte) {
-		if isEvent(pkt, evMessage) {
-			if _, sent, ok := parseContent(pkt, b.run); ok {
-				probe.Record(time.Since(sent))
-				probeGot.Add(1)
-			}
-		}
-	}
-	if _, err := b.connect(ctx, "probe-r", 0, probeRecv); err != nil {
-		return fmt.Errorf("probe receiver: %w", err)
-	}
-	ps, err := b.connect(ctx, "probe-s", 1, nil)
+	probe, err := startProbe(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("probe sender: %w", err)
-	}
-	if err := sleepCtx(ctx, cfg.Settle); err != nil {
 		return err
 	}
-
-	stopProbe := make(chan struct{})
-	probeDone := make(chan struct{})
-	go func() {
-		defer close(probeDone)
-		t := time.NewTicker(cfg.ProbeEvery)
-		defer t.Stop()
-		for n := 0; ; n++ {
-			select {
-			case <-stopProbe:
-				return
-			case <-t.C:
-			}
-			if _, err := ps.EmitAck(evMessage, messageArg{Content: content(b.run, 0, time.Now(), fmt.Sprint("probe-", n))}); err == nil {
-				probeSent.Add(1)
-			}
-		}
-	}()
+	if err := sleepCtx(ctx, cfg.Settle); err != nil {
+		probe.stop()
+		return err
+	}
 
 	cpu := startCPU(cfg.PIDs)
 	profiled := b.cpuProfile(ctx, "", 10*time.Second)
@@ -88,11 +59,9 @@ func (b *bench) storm(ctx context.Context, res *Result) error {
 	// Presence sent for the last joins (coalesced once a second) still
 	// counts: give it the settle time.
 	_ = sleepCtx(ctx, max(cfg.Settle, 1500*time.Millisecond))
-	close(stopProbe)
-	<-probeDone
-	// Late probe messages are late, not lost: wait (bounded) for them.
-	for wait := time.Now(); probeGot.Load() < probeSent.Load() && time.Since(wait) < 10*time.Second; {
-		_ = sleepCtx(ctx, 50*time.Millisecond)
+	rep, err := probe.stop()
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
 	}
 	cores, _ := cpu.stop()
 
@@ -126,9 +95,9 @@ func (b *bench) storm(ctx context.Context, res *Result) error {
 		res.add("presence frames per client (min)", float64(max(minFrames, 0)), "", "")
 	}
 	res.add("clients with presence", float64(withPresence), "", "higher")
-	res.addMs("probe latency p99", probe.Quantile(0.99))
-	res.addMs("probe latency max", probe.Max())
-	res.add("probe messages lost", float64(probeSent.Load())-float64(probeGot.Load()), "", "lower")
+	res.add("probe latency p99", rep.P99Ms, "ms", "lower")
+	res.add("probe latency max", rep.MaxMs, "ms", "lower")
+	res.add("probe messages lost", float64(rep.Sent)-float64(rep.Got), "", "lower")
 	res.add("server CPU", cores, "cores", "")
 	return nil
 }

@@ -22,9 +22,10 @@ const (
 )
 
 var (
-	// ErrFull is returned by Do when MaxQueue items are already waiting:
-	// the committer cannot keep up, and queueing more would only grow
-	// memory and latency.
+	// ErrFull is returned by Do when MaxQueue items are already waiting
+	// and no room is made before the caller's context ends: the committer
+	// cannot keep up, and queueing more would only grow memory and
+	// latency.
 	ErrFull = errors.New("batch: queue is full")
 	// ErrClosed is returned by Do after Close.
 	ErrClosed = errors.New("batch: closed")
@@ -35,7 +36,9 @@ type Options struct {
 	// MaxBatch is the most items passed to one commit call (default 256).
 	MaxBatch int
 	// MaxQueue is the most items waiting for a commit (default 10000);
-	// Do returns ErrFull beyond it.
+	// beyond it Do waits for room, in no particular order, until its
+	// context ends (then ErrFull): a burst, such as every connection of
+	// an instance closing at once, is absorbed, a lasting overload is not.
 	MaxQueue int
 }
 
@@ -57,6 +60,8 @@ type Batcher[T any] struct {
 	mu      sync.Mutex
 	pending []*request[T] // FIFO, at most maxQueue
 	closed  bool
+	waiting int           // callers waiting for room
+	room    chan struct{} // closed when room is made for the waiting
 
 	wake chan struct{} // capacity 1: "pending may be non-empty or closed"
 	done chan struct{} // closed when the committer goroutine returns
@@ -83,6 +88,7 @@ func New[T any](commit CommitFunc[T], opts Options) *Batcher[T] {
 		maxQueue: opts.MaxQueue,
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
+		room:     make(chan struct{}),
 	}
 	go b.run()
 	return b
@@ -113,7 +119,7 @@ func (b *Batcher[T]) DoAll(ctx context.Context, items []T) error {
 	for i, item := range items {
 		reqs[i] = &request[T]{ctx: ctx, item: item, res: res}
 	}
-	if err := b.enqueue(reqs); err != nil {
+	if err := b.enqueue(ctx, reqs); err != nil {
 		return err
 	}
 	var first error
@@ -130,18 +136,43 @@ func (b *Batcher[T]) DoAll(ctx context.Context, items []T) error {
 	return first
 }
 
-func (b *Batcher[T]) enqueue(reqs []*request[T]) error {
+// enqueue queues reqs, waiting for room while the queue is full.
+func (b *Batcher[T]) enqueue(ctx context.Context, reqs []*request[T]) error {
+	if len(reqs) > b.maxQueue {
+		return ErrFull // would never fit
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return ErrClosed
+	for {
+		if b.closed {
+			return ErrClosed
+		}
+		if len(b.pending)+len(reqs) <= b.maxQueue {
+			b.pending = append(b.pending, reqs...)
+			b.signal()
+			return nil
+		}
+		room := b.room
+		b.waiting++
+		b.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+		}
+		b.mu.Lock()
+		b.waiting--
+		if ctx.Err() != nil {
+			return ErrFull
+		}
 	}
-	if len(b.pending)+len(reqs) > b.maxQueue {
-		return ErrFull
+}
+
+// makeRoomLocked wakes the callers waiting for room, to look again.
+func (b *Batcher[T]) makeRoomLocked() {
+	if b.waiting > 0 {
+		close(b.room)
+		b.room = make(chan struct{})
 	}
-	b.pending = append(b.pending, reqs...)
-	b.signal()
-	return nil
 }
 
 // signal wakes the committer without ever blocking: one token is enough,
@@ -162,6 +193,7 @@ func (b *Batcher[T]) Close() {
 	b.mu.Lock()
 	b.closed = true
 	b.signal()
+	b.makeRoomLocked() // the waiting get ErrClosed
 	b.mu.Unlock()
 	<-b.done
 }
@@ -198,6 +230,7 @@ func (b *Batcher[T]) failPending(err error) {
 	b.mu.Lock()
 	pending := b.pending
 	b.pending = nil
+	b.makeRoomLocked()
 	b.mu.Unlock()
 	for _, r := range pending {
 		r.res <- err
@@ -217,6 +250,7 @@ func (b *Batcher[T]) take() (batch []*request[T], closed bool) {
 	rest := copy(b.pending, b.pending[n:])
 	clear(b.pending[rest:]) // let the GC have the moved-out requests
 	b.pending = b.pending[:rest]
+	b.makeRoomLocked()
 	return batch, b.closed
 }
 

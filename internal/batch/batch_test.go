@@ -137,15 +137,56 @@ func TestFullQueue(t *testing.T) {
 	defer b.Close()
 	defer close(rec.gate)
 
-	// One item in the blocked commit, three queued: the fifth is refused.
+	// One item in the blocked commit, three queued: the fifth waits for
+	// room until its context ends.
 	go b.Do(context.Background(), 0)
 	<-rec.entered
 	for i := 1; i <= 3; i++ {
 		go b.Do(context.Background(), i)
 	}
 	waitPending(t, b, 3)
-	if err := b.Do(context.Background(), 99); !errors.Is(err, ErrFull) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := b.Do(ctx, 99); !errors.Is(err, ErrFull) {
 		t.Fatalf("Do on a full queue = %v, want ErrFull", err)
+	}
+}
+
+// A burst larger than the queue waits for room instead of failing.
+func TestBurstWaitsForRoom(t *testing.T) {
+	rec := &recorder{}
+	b := New(rec.commit, Options{MaxBatch: 2, MaxQueue: 3})
+	defer b.Close()
+	errs := make(chan error)
+	for i := range 50 {
+		go func() { errs <- b.Do(context.Background(), i) }()
+	}
+	for range 50 {
+		if err := <-errs; err != nil {
+			t.Fatalf("Do in a burst = %v", err)
+		}
+	}
+	if _, items := rec.all(); len(items) != 50 {
+		t.Fatalf("%d items committed, want 50", len(items))
+	}
+}
+
+// Close wakes the callers waiting for room.
+func TestCloseEndsTheWaitForRoom(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{}), entered: make(chan struct{}, 2)}
+	b := New(rec.commit, Options{MaxQueue: 1})
+	go b.Do(context.Background(), 0)
+	<-rec.entered
+	go b.Do(context.Background(), 1)
+	waitPending(t, b, 1)
+	errs := make(chan error)
+	go func() { errs <- b.Do(context.Background(), 2) }()
+	time.Sleep(20 * time.Millisecond) // let it wait for room
+	go func() { time.Sleep(20 * time.Millisecond); close(rec.gate) }()
+	b.Close()
+	// Either the room made by the commit or Close ended its wait.
+	if err := <-errs; err != nil && !errors.Is(err, ErrClosed) {
+		t.Fatalf("Do waiting for room at Close = %v", err)
 	}
 }
 
