@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,8 +22,17 @@ type client struct {
 	attachments [][]byte
 
 	mu      sync.Mutex
-	sockets map[string]*Socket
+	sockets []*Socket // one per namespace, seldom more than one
 	closed  bool
+}
+
+// stopTimerLocked ends the connect timeout and lets its timer go: an
+// open connection keeps nothing of it.
+func (c *client) stopTimerLocked() {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
 }
 
 // OnMessage implements engineio.Receiver.
@@ -87,7 +97,12 @@ func (c *client) dispatch(p packet, attachments [][]byte) {
 func (c *client) socket(nsp string) *Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sockets[nsp]
+	for _, s := range c.sockets {
+		if s.nsp.name == nsp {
+			return s
+		}
+	}
+	return nil
 }
 
 // closeIfEmpty closes the connection once no namespace is left on it.
@@ -162,31 +177,26 @@ func (c *client) add(s *Socket) bool {
 	if c.closed {
 		return false
 	}
-	c.sockets[s.nsp.name] = s
+	c.sockets = append(c.sockets, s)
 	// Only a namespace actually joined ends the connect timeout: a
 	// client refused by a middleware is still closed when it expires.
-	c.timer.Stop()
+	c.stopTimerLocked()
 	return true
 }
 
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
-	}
+	c.sockets = slices.DeleteFunc(c.sockets, func(t *Socket) bool { return t == s })
 	c.mu.Unlock()
 }
 
 // OnClose implements engineio.Receiver: every socket of the connection
 // closes with the transport's reason.
 func (c *client) OnClose(reason engineio.Reason) {
-	c.timer.Stop()
 	c.mu.Lock()
+	c.stopTimerLocked()
 	c.closed = true
-	sockets := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		sockets = append(sockets, s)
-	}
+	sockets := slices.Clone(c.sockets)
 	c.mu.Unlock()
 	for _, s := range sockets {
 		s.close(Reason(reason))

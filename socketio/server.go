@@ -151,7 +151,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) open(c *engineio.Conn) engineio.Receiver {
-	cl := &client{srv: s, conn: c, sockets: make(map[string]*Socket)}
+	cl := &client{srv: s, conn: c}
 	cl.timer = time.AfterFunc(s.opts.ConnectTimeout, cl.connectTimeout)
 	s.metrics.connections.Inc()
 	return cl

@@ -92,7 +92,7 @@ type Socket struct {
 	nsp       *Namespace
 	client    *client
 	id, pid   string
-	handshake Handshake
+	auth      json.RawMessage // the CONNECT payload
 	recovered bool
 
 	// While a recovering socket replays, broadcasts to it wait in held.
@@ -105,7 +105,7 @@ type Socket struct {
 	Data any
 
 	mu           sync.Mutex
-	handlers     map[string]EventHandler
+	handlers     []namedHandler // a few at most: a scan beats a map's memory
 	onDisconnect []func(Reason)
 	rooms        []string
 	acks         map[int64]chan *Event
@@ -114,11 +114,7 @@ type Socket struct {
 }
 
 func newSocket(n *Namespace, c *client, auth []byte) *Socket {
-	info := c.conn.Request()
-	return &Socket{
-		nsp: n, client: c, id: newID(),
-		handshake: Handshake{Auth: auth, Header: info.Header, Query: info.Query, RemoteAddr: info.RemoteAddr, Time: info.Time},
-	}
+	return &Socket{nsp: n, client: c, id: newID(), auth: auth}
 }
 
 // ID returns the socket's public id (the same after a recovery).
@@ -128,7 +124,10 @@ func (s *Socket) ID() string { return s.id }
 func (s *Socket) Namespace() *Namespace { return s.nsp }
 
 // Handshake returns what the connection carried.
-func (s *Socket) Handshake() Handshake { return s.handshake }
+func (s *Socket) Handshake() Handshake {
+	info := s.client.conn.Request()
+	return Handshake{Auth: s.auth, Header: info.Header, Query: info.Query, RemoteAddr: info.RemoteAddr, Time: info.Time}
+}
 
 // Recovered reports whether this socket is a recovered session, which got
 // its id, rooms and missed packets back.
@@ -140,11 +139,31 @@ func (s *Socket) Transport() string { return s.client.conn.Transport() }
 // On sets the handler of an event.
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = make(map[string]EventHandler, 1)
+	defer s.mu.Unlock()
+	for i := range s.handlers {
+		if s.handlers[i].event == event {
+			s.handlers[i].h = h
+			return
+		}
 	}
-	s.handlers[event] = h
-	s.mu.Unlock()
+	s.handlers = append(s.handlers, namedHandler{event, h})
+}
+
+type namedHandler struct {
+	event string
+	h     EventHandler
+}
+
+// handler returns the handler of an event, nil when there is none.
+func (s *Socket) handler(event string) EventHandler {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, nh := range s.handlers {
+		if nh.event == event {
+			return nh.h
+		}
+	}
+	return nil
 }
 
 // OnDisconnect adds a function called once when the socket disconnects,
@@ -316,10 +335,7 @@ func (s *Socket) onEvent(p packet, attachments [][]byte) {
 	if p.id >= 0 {
 		e.ack = s.acker(p.id)
 	}
-	s.mu.Lock()
-	h := s.handlers[e.Name]
-	s.mu.Unlock()
-	if h != nil {
+	if h := s.handler(e.Name); h != nil {
 		h(s, e)
 	}
 }

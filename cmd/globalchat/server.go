@@ -40,7 +40,10 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		Engine: engineio.Options{
 			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
 			WriteDelay: cfg.WriteDelay, MaxWriteDelay: cfg.WriteDelayMax,
-			MaxOpening:     cfg.MaxOpening,
+			MaxOpening: cfg.MaxOpening,
+			// The chat reads nothing from a connection's handshake
+			// headers: keeping them would cost each one a kilobyte or so.
+			KeepHeaders:    []string{},
 			AllowedOrigins: cfg.origins(), Logger: log,
 		},
 		Adapter: d.adapter,

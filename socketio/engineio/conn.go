@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,10 +62,15 @@ const (
 
 // Conn is one Engine.IO connection (a session), whatever its transport.
 type Conn struct {
-	srv  *Server
-	id   string
-	info RequestInfo
-	recv Receiver
+	srv *Server
+	id  string
+	// What is kept of the handshake request: the query stays raw until
+	// asked for, since most connections never are.
+	header     http.Header
+	rawQuery   string
+	remoteAddr string
+	opened     time.Time
+	recv       Receiver
 
 	recvMu     sync.Mutex // one OnMessage at a time; none after OnClose
 	recvClosed bool
@@ -95,7 +101,8 @@ type Conn struct {
 func newConn(s *Server, id string, r *http.Request) *Conn {
 	return &Conn{
 		srv: s, id: id,
-		info:  RequestInfo{Header: r.Header.Clone(), Query: r.URL.Query(), RemoteAddr: r.RemoteAddr, Time: time.Now()},
+		header: keptHeaders(r.Header, s.opts.KeepHeaders), rawQuery: r.URL.RawQuery,
+		remoteAddr: r.RemoteAddr, opened: time.Now(),
 		wake:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
 		delay: s.opts.WriteDelay,
@@ -106,7 +113,26 @@ func newConn(s *Server, id string, r *http.Request) *Conn {
 func (c *Conn) ID() string { return c.id }
 
 // Request returns what was kept of the handshake request.
-func (c *Conn) Request() RequestInfo { return c.info }
+func (c *Conn) Request() RequestInfo {
+	q, _ := url.ParseQuery(c.rawQuery) // parsed once already, by the handshake
+	return RequestInfo{Header: c.header, Query: q, RemoteAddr: c.remoteAddr, Time: c.opened}
+}
+
+// keptHeaders copies the headers a connection keeps: all when keep is
+// nil, else those named (a browser's cookies and the like would cost
+// every connection a kilobyte or more for nothing).
+func keptHeaders(h http.Header, keep []string) http.Header {
+	if keep == nil {
+		return h.Clone()
+	}
+	kept := http.Header{}
+	for _, k := range keep {
+		if v := h.Values(k); len(v) > 0 {
+			kept[http.CanonicalHeaderKey(k)] = slices.Clone(v)
+		}
+	}
+	return kept
+}
 
 // Transport returns "polling" or "websocket".
 func (c *Conn) Transport() string {

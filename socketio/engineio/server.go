@@ -42,6 +42,9 @@ type Options struct {
 	// MaxWriteDelay caps the delay of a connection fed fast; default
 	// WriteDelay (no growth).
 	MaxWriteDelay time.Duration
+	// KeepHeaders names the request headers a connection keeps of its
+	// handshake (Conn.Request); nil keeps them all, empty none.
+	KeepHeaders []string
 	// MaxOpening bounds the connections being opened at once (see
 	// admission); others wait their turn, a handshake up to OpeningWait
 	// (default 10s) before it is answered 503. Default 0: no bound.

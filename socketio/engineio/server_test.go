@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -748,5 +749,35 @@ func TestWriteDelayBoundsTheWriteRate(t *testing.T) {
 	t.Logf("%d writes for %d frames", n, frames)
 	if n > limit {
 		t.Fatalf("%d writes for %d frames in %v, want at most %d", n, frames, time.Since(start).Round(time.Millisecond), limit)
+	}
+}
+
+func TestKeepHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		keep []string
+		want http.Header
+	}{
+		{nil, http.Header{"X-A": {"1"}, "X-B": {"2"}}},
+		{[]string{"x-a", "x-missing"}, http.Header{"X-A": {"1"}}},
+		{[]string{}, http.Header{}},
+	} {
+		h := newHarness(t, Options{KeepHeaders: tc.keep})
+		res := h.do("GET", h.url("polling", "")+"&extra=yes", "", http.Header{"X-A": {"1"}, "X-B": {"2"}})
+		if res.status != http.StatusOK {
+			t.Fatalf("handshake: %d %s", res.status, res.body)
+		}
+		info := h.accept().conn.Request()
+		got := http.Header{}
+		for k, v := range info.Header {
+			if strings.HasPrefix(k, "X-") {
+				got[k] = v
+			}
+		}
+		if !reflect.DeepEqual(got, tc.want) || (tc.keep != nil && len(info.Header) != len(tc.want)) {
+			t.Errorf("KeepHeaders %q: kept %v, want %v", tc.keep, info.Header, tc.want)
+		}
+		if info.Query.Get("extra") != "yes" || info.Query.Get("EIO") != "4" || info.RemoteAddr == "" || info.Time.IsZero() {
+			t.Errorf("request info %+v", info)
+		}
 	}
 }
