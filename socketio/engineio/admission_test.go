@@ -105,22 +105,52 @@ func TestMaxOpeningLetsLaterMessagesThrough(t *testing.T) {
 }
 
 func TestAdmissionWaitEnds(t *testing.T) {
-	a := newAdmission(1, time.Hour)
-	if !a.enter(nil) {
+	a := newAdmission(1, time.Hour, time.Hour)
+	leave := a.enter(nil, true)
+	if leave == nil {
 		t.Fatal("a free slot was refused")
 	}
 	done := make(chan struct{})
 	close(done)
-	if a.enter(done) {
+	if a.enter(done, true) != nil {
 		t.Fatal("entered a full admission")
 	}
-	a.leave()
-	if !a.enter(done) {
+	leave()
+	leave() // a second call gives back nothing more
+	second := a.enter(done, true)
+	if second == nil {
 		t.Fatal("the slot given back was refused")
 	}
-	var none *admission // no bound
-	if !none.enter(done) {
-		t.Fatal("no bound refused")
+	if a.enter(done, true) != nil {
+		t.Fatal("a slot was given back twice")
 	}
-	none.leave()
+	second()
+	var none *admission // no bound
+	if leave := none.enter(done, true); leave == nil {
+		t.Fatal("no bound refused")
+	} else {
+		leave()
+	}
+}
+
+// A slot held past the hold is given back: openings stuck on a hung
+// dependency do not hold back the clients behind them.
+func TestAdmissionHoldEnds(t *testing.T) {
+	a := newAdmission(1, waitFor, 50*time.Millisecond)
+	stuck := a.enter(nil, true)
+	start := time.Now()
+	next := a.enter(nil, true)
+	if next == nil {
+		t.Fatal("no slot after the hold")
+	}
+	if waited := time.Since(start); waited < 40*time.Millisecond {
+		t.Fatalf("entered after %v, before the hold was over", waited)
+	}
+	stuck() // late: must not give back the slot next holds
+	done := make(chan struct{})
+	close(done)
+	if a.enter(done, true) != nil {
+		t.Fatal("a late leave gave back a slot still held")
+	}
+	next()
 }

@@ -288,8 +288,10 @@ func (c *Conn) deliver(p packet) {
 		// opening the connection. Past the wait it goes ahead anyway:
 		// the connection exists, and refusing it would only bring the
 		// client back to open another.
-		if !c.greeted.Swap(true) && c.srv.opening.enter(c.done) {
-			defer c.srv.opening.leave()
+		if !c.greeted.Swap(true) {
+			if leave := c.srv.opening.enter(c.done, true); leave != nil {
+				defer leave()
+			}
 		}
 		c.recvMu.Lock()
 		if !c.recvClosed {

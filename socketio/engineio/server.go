@@ -46,8 +46,9 @@ type Options struct {
 	// handshake (Conn.Request); nil keeps them all, empty none.
 	KeepHeaders []string
 	// MaxOpening bounds the connections being opened at once (see
-	// admission); others wait their turn, a handshake up to OpeningWait
-	// (default 10s) before it is answered 503. Default 0: no bound.
+	// admission; a slot is held at most a second); others wait their
+	// turn, a handshake up to OpeningWait (default 10s) before it is
+	// answered 503. Default 0: no bound.
 	MaxOpening  int
 	OpeningWait time.Duration
 	// DisablePolling and DisableWebSocket turn a transport off.
@@ -111,7 +112,7 @@ type Server struct {
 func NewServer(opts Options, open OpenFunc) *Server {
 	opts.defaults()
 	s := &Server{opts: opts, open: open, log: opts.Logger, conns: make(map[string]*Conn),
-		opening: newAdmission(opts.MaxOpening, opts.OpeningWait)}
+		opening: newAdmission(opts.MaxOpening, opts.OpeningWait, openingHold)}
 	return s
 }
 
@@ -286,13 +287,14 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		writeError(w, http.StatusBadRequest, errBadRequest)
 		return
 	}
-	if !s.opening.enter(r.Context().Done()) {
+	leave := s.opening.enter(r.Context().Done(), false) // the handshake waits on nothing
+	if leave == nil {
 		// The spec has no code for it; the client retries with backoff.
 		w.Header().Set("Retry-After", "1")
 		writeErrorMessage(w, http.StatusServiceUnavailable, errBadRequest, "Server busy")
 		return
 	}
-	defer s.opening.leave()
+	defer leave()
 	c := newConn(s, newID(), r)
 	// The receiver is set before the connection is shared: a Shutdown
 	// running now may close it at once.
