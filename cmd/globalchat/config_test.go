@@ -46,6 +46,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{env: map[string]string{"LOG_LEVEL": "loud"}, want: "LOG_LEVEL must be"},
 		{env: map[string]string{"WRITE_DELAY": "100ms"}, want: "WRITE_DELAY_MAX must be at least WRITE_DELAY (100ms) and at most 1s, got 50ms"},
 		{args: []string{"-write-delay-max", "2s"}, want: "WRITE_DELAY_MAX must be at least WRITE_DELAY (5ms) and at most 1s, got 2s"},
+		{args: []string{"-max-opening", "-1"}, want: "MAX_OPENING must not be negative, got -1"},
+		{env: map[string]string{"MAX_OPENING": "many"}, want: "MAX_OPENING: not an integer"},
 		{args: []string{"-no-such-flag"}, want: "flag provided but not defined"},
 		{args: []string{"extra"}, want: "unexpected arguments"},
 	} {
