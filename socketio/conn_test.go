@@ -1,8 +1,10 @@
 package socketio
 
 import (
+	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -234,4 +236,31 @@ func TestDisconnectReasons(t *testing.T) {
 		t.Fatal("no disconnect")
 	}
 	c.expectClosed()
+}
+
+// A socket's handshake carries the CONNECT auth and what the connection
+// kept of its request, the query included.
+func TestHandshake(t *testing.T) {
+	l := newLiveServer(t, Options{})
+	got := make(chan Handshake, 1)
+	l.Of("/").OnConnection(func(s *Socket) { got <- s.Handshake() })
+	conn, rw, err := dialRaw(context.Background(), l.wsURL("")+"&room=lobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := &testClient{t: t, conn: conn, rw: rw}
+	if open, err := c.readEngine(); err != nil || !strings.HasPrefix(open, "0") {
+		t.Fatalf("open packet: %q %v", open, err)
+	}
+	c.send(`0{"token":"t"}`)
+	select {
+	case h := <-got:
+		if string(h.Auth) != `{"token":"t"}` || h.Query.Get("room") != "lobby" || h.Query.Get("EIO") != "4" ||
+			h.Header.Get("Upgrade") == "" || h.RemoteAddr == "" || h.Time.IsZero() {
+			t.Fatalf("handshake %+v", h)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("not connected")
+	}
 }
