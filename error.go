@@ -23,6 +23,11 @@ const (
 // Redis) cannot be reached.
 var ErrUnavailable = errors.New("dependency unavailable")
 
+// ErrConflict is wrapped by a store asked to save a message whose seq, or
+// whose (user, client message id), another stored message holds: the
+// sequencing went wrong somewhere, and saying so beats a silent success.
+var ErrConflict = errors.New("conflict with a stored message")
+
 // Error is an error with a code and a message safe to show to a client.
 type Error struct {
 	Code    Code

@@ -22,6 +22,16 @@ type Message struct {
 	Content     string    `json:"content"`
 	CreatedAt   time.Time `json:"createdAt"`
 	ClientMsgID string    `json:"clientMsgId,omitempty"`
+
+	// Spooled is set by a Bus that holds the message durably until the
+	// store confirms it (the Redis spool): the message is then safe to
+	// acknowledge even if the store does not answer now. Never sent.
+	Spooled bool `json:"-"`
+	// Offset is the recovery offset to deliver the message with, when it
+	// is not Seq: a message that arrives late (below what this instance
+	// already delivered) keeps the offset a client holds from moving
+	// backwards. Set by the Bus for its handler; never sent.
+	Offset int64 `json:"-"`
 }
 
 // User is who is behind a connection: a guest or the subject of a JWT.
@@ -40,7 +50,9 @@ type Conn struct {
 //
 // Errors: methods return an error wrapping ErrUnavailable when the database
 // cannot be reached; Save is idempotent on Message.ID, so a message saved
-// twice is stored once.
+// twice is stored once; saving a message whose Seq, or whose (UserID,
+// ClientMsgID), is held by another message fails with an error wrapping
+// ErrConflict, never silently.
 type MessageStore interface {
 	// Save stores the messages and returns once they are committed.
 	// Concurrent calls may be committed together in one transaction.
@@ -56,6 +68,25 @@ type MessageStore interface {
 	Ping(ctx context.Context) error
 	// Close flushes what is pending and releases the database.
 	Close() error
+}
+
+// Sequencer is a MessageStore that can also be the room's sequencer of
+// record, while the Bus's own (Redis) cannot be reached: instances then
+// number and exchange messages through the shared database.
+//
+// Errors: ErrUnavailable when the database cannot be reached.
+type Sequencer interface {
+	// Append gives m the next seq of the store's counter and stores it,
+	// in one transaction that serializes with every other Append, so
+	// appends commit in seq order. When m's ID, or its (UserID,
+	// ClientMsgID), is stored already, it returns the stored message with
+	// duplicate true and stores nothing.
+	Append(ctx context.Context, m Message) (stored Message, duplicate bool, err error)
+	// Fence raises the store's counter to at least next, and above every
+	// stored seq, and returns the next seq it will hand out.
+	Fence(ctx context.Context, next int64) (int64, error)
+	// After is MessageStore.After.
+	After(ctx context.Context, after int64, limit int) ([]Message, error)
 }
 
 // Bus gives each message its place in the room's order and carries it to

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,18 +34,32 @@ var (
 )
 
 // Save stores msgs and returns once they are committed. Concurrent Saves
-// share one INSERT. A message whose ID (or Seq) is already stored is
-// skipped: the first copy stays.
+// share one INSERT. A message already stored (same id, same seq) is
+// skipped; one whose seq or (user, client id) another message holds fails
+// with globalchat.ErrConflict.
 func (s *Store) Save(ctx context.Context, msgs ...globalchat.Message) error {
-	for _, m := range msgs {
+	reqs := make([]*saveReq, len(msgs))
+	for i, m := range msgs {
 		if err := check(m); err != nil {
 			return err
 		}
+		reqs[i] = &saveReq{msg: m}
 	}
-	if err := s.batch.DoAll(ctx, msgs); err != nil {
+	if err := s.batch.DoAll(ctx, reqs); err != nil {
 		return wrap("save", err)
 	}
+	for _, r := range reqs {
+		if r.err != nil {
+			return wrap("save", r.err)
+		}
+	}
 	return nil
+}
+
+// saveReq is one message of a batch and, once committed, its outcome.
+type saveReq struct {
+	msg globalchat.Message
+	err error
 }
 
 // check refuses a message the schema cannot hold as it is.
@@ -84,39 +99,57 @@ func check(m globalchat.Message) error {
 // commit writes one batch; it is the batcher's commit function, so it
 // runs on a single goroutine. A batch is one statement, hence atomic and
 // one round trip; only a batch too large for one statement is split, and
-// since Save is idempotent, a retry after a partial failure is safe.
-func (s *Store) commit(ctx context.Context, msgs []globalchat.Message) error {
+// since Save is idempotent, a retry after a partial failure is safe. When
+// the statement skipped rows, one more query tells a retry from a
+// conflict, per message.
+func (s *Store) commit(ctx context.Context, reqs []*saveReq) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	for len(msgs) > 0 {
-		n := statementSize(msgs)
-		query, args := insertQuery(msgs[:n])
-		if _, err := s.db.ExecContext(ctx, query, args...); err != nil {
+	for len(reqs) > 0 {
+		n := statementSize(reqs)
+		msgs := make([]globalchat.Message, n)
+		for i, r := range reqs[:n] {
+			msgs[i] = r.msg
+		}
+		query, args := insertQuery(msgs, true)
+		res, err := s.db.ExecContext(ctx, query, args...)
+		if err != nil {
 			return err
 		}
-		msgs = msgs[n:]
+		if inserted, err := res.RowsAffected(); err != nil || inserted < int64(n) {
+			errs, err := s.Check(ctx, s.db, msgs)
+			if err != nil {
+				return err
+			}
+			for i, r := range reqs[:n] {
+				r.err = errs[i]
+			}
+		}
+		reqs = reqs[n:]
 	}
 	return nil
 }
 
 // statementSize returns how many of msgs (at least one) fit in one INSERT.
-func statementSize(msgs []globalchat.Message) int {
+func statementSize(reqs []*saveReq) int {
 	size := 0
-	for i, m := range msgs {
+	for i, r := range reqs {
+		m := r.msg
 		// Escaping may double the text; 100 covers the rest of the row.
 		size += 2*(len(m.ID)+len(m.UserID)+len(m.Username)+len(m.Content)+len(m.ClientMsgID)) + 100
 		if size > maxStatement && i > 0 {
 			return i
 		}
 	}
-	return len(msgs)
+	return len(reqs)
 }
 
-// insertQuery builds one multi-row INSERT of msgs. ON DUPLICATE KEY UPDATE
-// with a no-op skips the rows already stored, like INSERT IGNORE, but
-// unlike it does not turn other errors (a value too long, bad text) into
-// warnings and silently altered data.
-func insertQuery(msgs []globalchat.Message) (string, []any) {
+// insertQuery builds one multi-row INSERT of msgs. With skipStored, ON
+// DUPLICATE KEY UPDATE with a no-op skips the rows whose keys are taken,
+// like INSERT IGNORE, but unlike it does not turn other errors (a value
+// too long, bad text) into warnings and silently altered data; the rows
+// affected then say whether a check is needed.
+func insertQuery(msgs []globalchat.Message, skipStored bool) (string, []any) {
 	var b strings.Builder
 	b.Grow(100 + 24*len(msgs))
 	b.WriteString("INSERT INTO messages (" + sqlstore.Columns + ") VALUES ")
@@ -133,14 +166,48 @@ func insertQuery(msgs []globalchat.Message) (string, []any) {
 		args = append(args, m.ID, m.Seq, m.UserID, m.Username, m.Content, clientMsgID,
 			m.CreatedAt.UTC().Truncate(time.Millisecond))
 	}
-	b.WriteString(" ON DUPLICATE KEY UPDATE id = id")
+	if skipStored {
+		b.WriteString(" ON DUPLICATE KEY UPDATE id = id")
+	}
 	return b.String(), args
 }
 
-// newReader reads this store's rows.
-func newReader(db *sql.DB) sqlstore.Reader {
-	return sqlstore.Reader{DB: db, Timeout: opTimeout, Wrap: wrap, CreatedAt: func() (any, func() time.Time) {
-		var t time.Time
-		return &t, func() time.Time { return t }
-	}}
+// newWriter reads and appends this store's rows.
+func newWriter(db *sql.DB) sqlstore.Writer {
+	return sqlstore.Writer{
+		Reader: sqlstore.Reader{DB: db, Timeout: opTimeout, Wrap: wrap, CreatedAt: func() (any, func() time.Time) {
+			var t time.Time
+			return &t, func() time.Time { return t }
+		}},
+		TakeSeq:  takeSeq,
+		Insert:   insertOne,
+		Greatest: "GREATEST",
+	}
+}
+
+// takeSeq hands out the next seq of seq_counter: LAST_INSERT_ID(expr)
+// returns the new value in the statement's own reply.
+func takeSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
+	res, err := tx.ExecContext(ctx, "UPDATE seq_counter SET next = LAST_INSERT_ID(next + 1) WHERE id = 1")
+	if err != nil {
+		return 0, err
+	}
+	next, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	if next <= 1 {
+		return 0, errors.New("seq_counter has no row")
+	}
+	return next - 1, nil
+}
+
+// insertOne stores m; a taken key is an error.
+func insertOne(ctx context.Context, tx *sql.Tx, m globalchat.Message) error {
+	if err := check(m); err != nil {
+		return err
+	}
+	query, args := insertQuery([]globalchat.Message{m}, false)
+	_, err := tx.ExecContext(ctx, query, args...)
+	return err
 }

@@ -45,13 +45,16 @@ const (
 	connMaxIdleTime = time.Minute
 )
 
-var _ globalchat.MessageStore = (*Store)(nil)
+var (
+	_ globalchat.MessageStore = (*Store)(nil)
+	_ globalchat.Sequencer    = (*Store)(nil)
+)
 
 // Store is a globalchat.MessageStore in a MySQL or MariaDB database.
 type Store struct {
-	sqlstore.Reader // Before, After, LastSeq, Ping
+	sqlstore.Writer // Before, After, LastSeq, Ping, Append, Fence
 	db              *sql.DB
-	batch           *batch.Batcher[globalchat.Message]
+	batch           *batch.Batcher[*saveReq]
 	logger          *slog.Logger
 
 	closeOnce sync.Once
@@ -80,7 +83,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	db.SetConnMaxLifetime(connMaxLifetime)
 	db.SetConnMaxIdleTime(connMaxIdleTime)
 
-	s := &Store{Reader: newReader(db), db: db, logger: logger}
+	s := &Store{Writer: newWriter(db), db: db, logger: logger}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w (server %s)", err, cfg.Addr)

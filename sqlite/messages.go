@@ -11,18 +11,34 @@ import (
 )
 
 // Save stores msgs and returns once they are committed. Concurrent Saves
-// share one transaction. A message whose ID (or Seq) is already stored is
-// skipped: the first copy stays.
+// share one transaction. A message already stored (same id, same seq) is
+// skipped; one whose seq or (user, client id) another message holds fails
+// with globalchat.ErrConflict.
 func (s *Store) Save(ctx context.Context, msgs ...globalchat.Message) error {
-	if err := s.batch.DoAll(ctx, msgs); err != nil {
+	reqs := make([]*saveReq, len(msgs))
+	for i, m := range msgs {
+		reqs[i] = &saveReq{msg: m}
+	}
+	if err := s.batch.DoAll(ctx, reqs); err != nil {
 		return wrap("save", err)
+	}
+	for _, r := range reqs {
+		if r.err != nil {
+			return wrap("save", r.err)
+		}
 	}
 	return nil
 }
 
+// saveReq is one message of a batch and, once committed, its outcome.
+type saveReq struct {
+	msg globalchat.Message
+	err error
+}
+
 // commit writes one batch in one transaction; it is the batcher's commit
 // function, so it runs on the single writer goroutine.
-func (s *Store) commit(ctx context.Context, msgs []globalchat.Message) (err error) {
+func (s *Store) commit(ctx context.Context, reqs []*saveReq) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -34,39 +50,65 @@ func (s *Store) commit(ctx context.Context, msgs []globalchat.Message) (err erro
 			_ = tx.Rollback()
 		}
 	}()
-	if err := insert(ctx, tx, msgs); err != nil {
+	if err := s.insert(ctx, tx, reqs); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
-// insert adds msgs inside tx, skipping the ones already stored.
-func insert(ctx context.Context, tx *sql.Tx, msgs []globalchat.Message) error {
-	// ON CONFLICT DO NOTHING covers both unique keys, like MySQL's
-	// duplicate-key handling: a retried message is stored once.
-	stmt, err := tx.PrepareContext(ctx,
-		"INSERT INTO messages ("+sqlstore.Columns+") VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+// insert adds the messages of reqs inside tx; a row skipped (a key taken)
+// is checked: a retry of a stored message is fine, a conflict is not.
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, reqs []*saveReq) error {
+	// ON CONFLICT DO NOTHING covers every unique key, like MySQL's
+	// duplicate-key handling.
+	stmt, err := tx.PrepareContext(ctx, insertStatement+" ON CONFLICT DO NOTHING")
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
-	for _, m := range msgs {
-		var clientMsgID sql.NullString
-		if m.ClientMsgID != "" {
-			clientMsgID = sql.NullString{String: m.ClientMsgID, Valid: true}
+	for _, r := range reqs {
+		res, err := stmt.ExecContext(ctx, row(r.msg)...)
+		if err != nil {
+			return fmt.Errorf("insert message %q: %w", r.msg.ID, err)
 		}
-		if _, err := stmt.ExecContext(ctx, m.ID, m.Seq, m.UserID, m.Username, m.Content,
-			clientMsgID, m.CreatedAt.UnixMilli()); err != nil {
-			return fmt.Errorf("insert message %q: %w", m.ID, err)
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			errs, err := s.Check(ctx, tx, []globalchat.Message{r.msg})
+			if err != nil {
+				return err
+			}
+			r.err = errs[0]
 		}
 	}
 	return nil
 }
 
-// newReader reads this store's rows.
-func newReader(db *sql.DB) sqlstore.Reader {
-	return sqlstore.Reader{DB: db, Timeout: opTimeout, Wrap: wrap, CreatedAt: func() (any, func() time.Time) {
-		var ms int64
-		return &ms, func() time.Time { return time.UnixMilli(ms) }
-	}}
+const insertStatement = "INSERT INTO messages (" + sqlstore.Columns + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+// row is m's column values.
+func row(m globalchat.Message) []any {
+	var clientMsgID sql.NullString
+	if m.ClientMsgID != "" {
+		clientMsgID = sql.NullString{String: m.ClientMsgID, Valid: true}
+	}
+	return []any{m.ID, m.Seq, m.UserID, m.Username, m.Content, clientMsgID, m.CreatedAt.UnixMilli()}
+}
+
+// newWriter reads and appends this store's rows.
+func newWriter(db *sql.DB) sqlstore.Writer {
+	return sqlstore.Writer{
+		Reader: sqlstore.Reader{DB: db, Timeout: opTimeout, Wrap: wrap, CreatedAt: func() (any, func() time.Time) {
+			var ms int64
+			return &ms, func() time.Time { return time.UnixMilli(ms) }
+		}},
+		TakeSeq: func(ctx context.Context, tx *sql.Tx) (int64, error) {
+			var seq int64
+			err := tx.QueryRowContext(ctx, "UPDATE seq_counter SET next = next + 1 WHERE id = 1 RETURNING next - 1").Scan(&seq)
+			return seq, err
+		},
+		Insert: func(ctx context.Context, tx *sql.Tx, m globalchat.Message) error {
+			_, err := tx.ExecContext(ctx, insertStatement, row(m)...)
+			return err
+		},
+		Greatest: "MAX",
+	}
 }

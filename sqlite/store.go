@@ -41,13 +41,16 @@ const (
 	maxReaders = 4
 )
 
-var _ globalchat.MessageStore = (*Store)(nil)
+var (
+	_ globalchat.MessageStore = (*Store)(nil)
+	_ globalchat.Sequencer    = (*Store)(nil)
+)
 
 // Store is a globalchat.MessageStore in a SQLite database file.
 type Store struct {
-	sqlstore.Reader // Before, After, LastSeq
+	sqlstore.Writer // Before, After, LastSeq, Append, Fence
 	db              *sql.DB
-	batch           *batch.Batcher[globalchat.Message]
+	batch           *batch.Batcher[*saveReq]
 	logger          *slog.Logger
 
 	closeOnce sync.Once
@@ -78,7 +81,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("%w (database %s)", err, path)
 	}
-	s := &Store{Reader: newReader(db), db: db, logger: logger}
+	s := &Store{Writer: newWriter(db), db: db, logger: logger}
 	s.batch = batch.New(s.commit, batch.Options{})
 	logger.InfoContext(ctx, "sqlite message store open", "path", path)
 	return s, nil

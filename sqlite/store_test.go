@@ -79,9 +79,9 @@ func TestConcurrentSavesAreBatched(t *testing.T) {
 	// Count the transactions with a batcher around the store's commit.
 	s.batch.Close()
 	var commits atomic.Int64
-	s.batch = batch.New(func(ctx context.Context, msgs []globalchat.Message) error {
+	s.batch = batch.New(func(ctx context.Context, reqs []*saveReq) error {
 		commits.Add(1)
-		return s.commit(ctx, msgs)
+		return s.commit(ctx, reqs)
 	}, batch.Options{})
 
 	const n = 200

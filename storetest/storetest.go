@@ -7,6 +7,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -42,6 +43,10 @@ func Run(t *testing.T, open Open) {
 		{"Ping", testPing},
 		{"CancelledSave", testCancelledSave},
 		{"SaveAfterClose", testSaveAfterClose},
+		{"SeqConflict", testSeqConflict},
+		{"ClientMsgIDConflict", testClientMsgIDConflict},
+		{"Append", testAppend},
+		{"Fence", testFence},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,5 +322,88 @@ func testSaveAfterClose(t *testing.T, s globalchat.MessageStore) {
 	}
 	if err := s.Save(ctx(t), msg(2)); err == nil {
 		t.Fatal("Save after Close returned nil")
+	}
+}
+
+// testSeqConflict: a seq held by another message is an error, never a
+// silent success, in a batch of one or with others.
+func testSeqConflict(t *testing.T, s globalchat.MessageStore) {
+	save(t, s, msgs(1, 2)...)
+	other := msg(2)
+	other.ID = "another-message"
+	for _, batch := range [][]globalchat.Message{{other}, {msg(3), other}} {
+		if err := s.Save(ctx(t), batch...); !errors.Is(err, globalchat.ErrConflict) {
+			t.Fatalf("Save of another message with a taken seq: %v, want ErrConflict", err)
+		}
+	}
+	check(t, "After(0)", after(t, s, 0, 10), msgs(1, 2, 3))
+}
+
+// testClientMsgIDConflict: one message per (user, client id), whatever
+// its id and seq; the same client id from another user is another message.
+func testClientMsgIDConflict(t *testing.T, s globalchat.MessageStore) {
+	first := msg(1)
+	first.ClientMsgID = "c-1"
+	save(t, s, first)
+	retry := msg(8) // same user as msg(1): 8 % 7 == 1
+	retry.ID, retry.ClientMsgID = "retry-with-a-new-id", "c-1"
+	if err := s.Save(ctx(t), retry); !errors.Is(err, globalchat.ErrConflict) {
+		t.Fatalf("Save of a second message with one client id: %v, want ErrConflict", err)
+	}
+	otherUser := msg(2)
+	otherUser.ClientMsgID = "c-1"
+	save(t, s, otherUser)
+	check(t, "After(0)", after(t, s, 0, 10), []globalchat.Message{first, otherUser})
+}
+
+// testAppend: a store that is a Sequencer numbers appends after every
+// stored seq, and an append of a stored message returns the stored one.
+func testAppend(t *testing.T, s globalchat.MessageStore) {
+	seq, ok := s.(globalchat.Sequencer)
+	if !ok {
+		t.Skip("not a Sequencer") // a contract that does not apply, not a missing service
+	}
+	save(t, s, msgs(1, 2)...)
+	if _, err := seq.Fence(ctx(t), 0); err != nil { // what Redis handed out is behind the counter now
+		t.Fatalf("Fence: %v", err)
+	}
+	m := msg(0)
+	m.ID, m.ClientMsgID = "appended", "c-a"
+	got, dup, err := seq.Append(ctx(t), m)
+	if err != nil || dup || got.Seq != 3 {
+		t.Fatalf("Append = seq %d, dup %v, %v; want seq 3, new", got.Seq, dup, err)
+	}
+	again := m
+	again.ID = "a-retry-of-appended"
+	got2, dup, err := seq.Append(ctx(t), again)
+	if err != nil || !dup || got2.ID != "appended" || got2.Seq != 3 {
+		t.Fatalf("Append of a retry = %+v, dup %v, %v; want the first, dup", got2, dup, err)
+	}
+	m4 := msg(0)
+	m4.ID = "appended-2"
+	if got, _, err := seq.Append(ctx(t), m4); err != nil || got.Seq != 4 {
+		t.Fatalf("next Append = seq %d, %v; want 4 (a duplicate takes no seq)", got.Seq, err)
+	}
+	// Saving what the store numbered is idempotent.
+	got.CreatedAt = got.CreatedAt.Truncate(time.Millisecond)
+	save(t, s, got)
+}
+
+// testFence: Fence raises the counter, never lowers it, and never leaves
+// it at or below a stored seq.
+func testFence(t *testing.T, s globalchat.MessageStore) {
+	seq, ok := s.(globalchat.Sequencer)
+	if !ok {
+		t.Skip("not a Sequencer")
+	}
+	save(t, s, msg(5))
+	for _, tc := range []struct{ ask, want int64 }{{0, 6}, {100, 100}, {50, 100}} {
+		if got, err := seq.Fence(ctx(t), tc.ask); err != nil || got != tc.want {
+			t.Fatalf("Fence(%d) = %d, %v; want %d", tc.ask, got, err, tc.want)
+		}
+	}
+	got, _, err := seq.Append(ctx(t), msg(0))
+	if err != nil || got.Seq != 100 {
+		t.Fatalf("Append after Fence(100) = seq %d, %v; want 100", got.Seq, err)
 	}
 }

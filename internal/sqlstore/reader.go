@@ -97,6 +97,11 @@ func (r Reader) query(ctx context.Context, query string, args ...any) ([]globalc
 	if err != nil {
 		return nil, err
 	}
+	return r.scan(rows)
+}
+
+// scan reads rows of Columns and closes them.
+func (r Reader) scan(rows *sql.Rows) ([]globalchat.Message, error) {
 	defer rows.Close()
 	var msgs []globalchat.Message
 	for rows.Next() {
