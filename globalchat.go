@@ -151,3 +151,15 @@ type Decision struct {
 type Checker interface {
 	Ping(ctx context.Context) error
 }
+
+// SecretStore keeps the server's secrets where every instance finds them
+// and a restart keeps them: the message database (a Redis that loses its
+// data must not change them).
+//
+// Errors: ErrUnavailable when the database cannot be reached.
+type SecretStore interface {
+	// Secret returns the secret kept under name; when none is kept yet,
+	// it keeps fresh and returns it. Instances racing to keep their own
+	// all get the one that was kept first.
+	Secret(ctx context.Context, name string, fresh []byte) ([]byte, error)
+}

@@ -9,21 +9,33 @@ import (
 	"github.com/globalchat/globalchat/socketio"
 )
 
+// member is what the chat keeps on a socket (its Data).
+type member struct {
+	Identity
+}
+
 // authenticate is the namespace middleware: the connection flow's "verify
 // user" step.
 func (s *Service) authenticate(sock *socketio.Socket) error {
-	u, err := s.cfg.Auth.Authenticate(sock.Handshake().Auth)
+	id, err := s.cfg.Auth.Authenticate(sock.Handshake().Auth)
 	if err != nil {
 		s.metrics.refusedConnects.Inc()
 		return &socketio.ConnectError{Message: err.Error()}
 	}
-	sock.Data = u
+	sock.Data = &member{Identity: id}
 	return nil
 }
 
 // history payload of chat:history.
 type historyPayload struct {
 	Messages []globalchat.Message `json:"messages"`
+}
+
+// sessionPayload of chat:session: who the server knows the client as.
+type sessionPayload struct {
+	UserID     string `json:"userId"`
+	Username   string `json:"username"`
+	GuestToken string `json:"guestToken,omitempty"`
 }
 
 // presencePayload of user:joined and user:left.
@@ -33,10 +45,12 @@ type presencePayload struct {
 	OnlineCount int    `json:"onlineCount"`
 }
 
-// onConnect is the connection flow: join the room, send the history,
-// register presence, announce the user's first connection.
+// onConnect is the connection flow: join the room, send the history and
+// who the client is, register presence, announce the user's first
+// connection.
 func (s *Service) onConnect(sock *socketio.Socket) {
-	u := sock.Data.(globalchat.User)
+	m := sock.Data.(*member)
+	u := m.User
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 
@@ -49,6 +63,8 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 	if !sock.Recovered() {
 		sock.Emit(EventHistory, s.historyPayload(ctx))
 	}
+	sock.Emit(EventSession, sessionPayload{UserID: u.ID, Username: u.Name, GuestToken: m.GuestToken})
+	m.GuestToken = "" // handed over: the socket need not keep it
 	first, count, err := s.cfg.Presence.Add(ctx, globalchat.Conn{SocketID: sock.ID(), User: u})
 	s.health.report("presence", err)
 	s.log.Info("chat: connected", "user", u.ID, "socket", sock.ID(), "transport", sock.Transport(), "recovered", sock.Recovered())

@@ -30,7 +30,7 @@ type errorBody struct {
 // orders, caches and fans out), store, then ack. The ack comes only once
 // the message is committed, so an acked message is never lost.
 func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
-	u := sock.Data.(globalchat.User)
+	u := sock.Data.(*member).User
 	m, retryAfter, err := s.accept(u, e)
 	if err != nil {
 		code := globalchat.ErrorCode(err)

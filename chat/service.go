@@ -14,6 +14,7 @@ import (
 // Events of the chat, as the reference design names them.
 const (
 	EventHistory        = "chat:history"
+	EventSession        = "chat:session"
 	EventMessage        = "chat:message"
 	EventUserJoined     = "user:joined"
 	EventUserLeft       = "user:left"

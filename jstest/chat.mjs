@@ -4,30 +4,37 @@
 // temporary folder; TOKEN_GOOD, TOKEN_EXPIRED, TOKEN_BADSIG JWTs for the
 // secret JWT_SECRET.
 import { io } from "socket.io-client";
-import { assert, once, run, sleep, until } from "./lib.mjs";
+import { Guests, assert, once, run, sleep, until } from "./lib.mjs";
 import { Server, getJSON } from "./server.mjs";
 
 const env = process.env;
 const server = new Server({ PORT: env.PORT, SQLITE_PATH: `${env.DATA_DIR}/chat.db` });
 
-// client connects a guest and records what it receives.
-async function client(username, guestId, opts = {}) {
+const guests = new Guests();
+
+// client connects a guest and records what it receives; it keeps the
+// token of chat:session, as the web client does, and sends it at each
+// (re)connection.
+async function client(username, key, opts = {}) {
   const s = io(server.url, {
-    auth: { username, guestId },
+    auth: guests.auth(key, username),
     transports: ["websocket"],
     forceNew: true,
     reconnectionDelay: 100,
     ...opts,
   });
+  guests.track(s, key);
   s.got = { history: null, messages: [], joined: [], left: [] };
   s.on("chat:history", (h) => (s.got.history = h));
   s.on("chat:message", (m) => s.got.messages.push(m));
   s.on("user:joined", (p) => s.got.joined.push(p));
   s.on("user:left", (p) => s.got.left.push(p));
   await once(s, "connect");
-  await until(() => s.got.history !== null, 3000, "history");
+  await until(() => s.got.history !== null && s.session !== null, 3000, "history and session");
   return s;
 }
+
+const userId = (key) => guests.userId(key);
 
 const send = (s, content, clientMsgId) =>
   s.timeout(5000).emitWithAck("chat:message", clientMsgId ? { content, clientMsgId } : { content });
@@ -47,7 +54,9 @@ const cases = [
     assert.deepEqual(Object.keys(m).filter((k) => k !== "clientMsgId").sort(),
       ["content", "createdAt", "id", "seq", "userId", "username"]);
     assert.equal(m.username, "alice");
-    assert.equal(m.userId, "guest:" + id("alice"));
+    assert.equal(m.userId, userId(id("alice")));
+    assert.equal(a.session.userId, m.userId);
+    assert.ok(!m.userId.includes(guests.byKey.get(id("alice")).guestToken.split(".")[1]), "the public id does not show the token");
     await until(() => a.got.messages.length === 6 && b.got.messages.length === 6, 3000, "deliveries");
     for (const c of [a, b]) {
       const seqs = c.got.messages.map((x) => x.seq);
@@ -68,7 +77,9 @@ const cases = [
     await sleep(200);
     const joins = watcher.got.joined.filter((p) => p.username === "dave");
     assert.equal(joins.length, 1, "one user:joined for two tabs");
-    assert.equal(joins[0].userId, "guest:" + id("dave"));
+    assert.equal(joins[0].userId, userId(id("dave")));
+    assert.equal(tab2.session.userId, userId(id("dave")), "the second tab is the same user");
+    assert.equal(tab2.session.guestToken, undefined, "a known guest gets no new token");
     assert.ok(joins[0].onlineCount >= 2);
     tab1.close();
     await sleep(300);
@@ -81,6 +92,37 @@ const cases = [
     assert.ok(!online.body.users.some((u) => u.username === "dave"));
     assert.equal(online.body.count, online.body.users.length);
     watcher.close();
+  }],
+
+  ["knowing everything public about a guest gives no way to speak as them", async () => {
+    const victim = await client("victim", id("victim"));
+    const vid = victim.session.userId;
+    assert.equal((await send(victim, "I am the victim")).message.userId, vid);
+    const page = await getJSON(server.url + "/api/messages?limit=100");
+    const online = await getJSON(server.url + "/api/online-users");
+    assert.ok(page.body.messages.some((m) => m.userId === vid) && online.body.users.some((u) => u.userId === vid));
+    // What is published, sent back as each credential the server has ever read.
+    const tail = vid.slice(vid.indexOf(":") + 1);
+    for (const auth of [{ username: "victim", guestId: tail }, { username: "victim", guestId: vid }]) {
+      const s = io(server.url, { auth, transports: ["websocket"], forceNew: true, reconnection: false });
+      await once(s, "connect");
+      const ack = await s.timeout(5000).emitWithAck("chat:message", { content: "I am not the victim" });
+      assert.equal(ack.ok, true);
+      assert.notEqual(ack.message.userId, vid, `${JSON.stringify(auth)} spoke as the victim`);
+      s.close();
+    }
+    for (const guestToken of [vid, tail, `g1.${tail}.${tail}`]) {
+      const s = io(server.url, { auth: { username: "victim", guestToken }, transports: ["websocket"], forceNew: true, reconnection: false });
+      const [err] = await once(s, "connect_error");
+      assert.equal(err.message, "invalid guest token");
+      s.close();
+    }
+    // The victim's own rate limit and presence are untouched.
+    assert.equal((await send(victim, "still me")).ok, true);
+    victim.close();
+    await sleep(300);
+    const after = await getJSON(server.url + "/api/online-users");
+    assert.ok(!after.body.users.some((u) => u.userId === vid), "the victim left");
   }],
 
   ["the 21st message within a minute is rate limited", async () => {
@@ -181,6 +223,9 @@ const cases = [
     assert.ok(Date.now() - t0 < 10000, "shutdown within 10 s");
     await server.start();
     const s = await client("henry", id("henry"));
+    const alice = await client("alice", id("alice"));
+    assert.equal(alice.session.userId, userId(id("alice")), "a guest is the same user after a restart (the key is in the database)");
+    alice.close();
     const after = await getJSON(server.url + "/api/messages?limit=100");
     assert.deepEqual(after.body.messages, before.body.messages);
     assert.deepEqual(s.got.history.messages, before.body.messages.slice(-50));

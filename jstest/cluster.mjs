@@ -6,7 +6,7 @@
 // MYSQL_DB, PORTS (three, comma-separated), NGINX_URL.
 import { execFileSync } from "node:child_process";
 import { io } from "socket.io-client";
-import { assert, once, run, sleep, until } from "./lib.mjs";
+import { Guests, assert, once, run, sleep, until } from "./lib.mjs";
 import { Server, getJSON } from "./server.mjs";
 
 const env = process.env;
@@ -16,6 +16,7 @@ const instances = ports.map((port, i) => new Server({
   RATE_LIMIT_PER_MINUTE: "1000",
 }));
 const acked = new Set(); // ids of every acknowledged message
+const guests = new Guests(); // a username is one user, whatever the instance
 
 const redis = (...args) =>
   execFileSync("redis-cli", ["-p", env.REDIS_PORT, "--raw", ...args], { encoding: "utf8" }).trim();
@@ -25,16 +26,18 @@ const sql = (query) =>
 
 async function client(url, username, opts = {}) {
   const s = io(url, {
-    auth: { username, guestId: `${username}-guest-id` },
+    auth: guests.auth(username, username),
     transports: ["websocket"],
     forceNew: true,
     reconnectionDelay: 100,
     reconnectionDelayMax: 500,
     ...opts,
   });
+  guests.track(s, username);
   s.messages = [];
   s.on("chat:message", (m) => s.messages.push(m));
   await once(s, "connect", 10000);
+  await until(() => s.session !== null, 5000, "chat:session");
   return s;
 }
 
@@ -56,6 +59,25 @@ const cases = [
     await sleep(200);
     for (const s of [a, b, c]) assert.equal(contentsOf(s, "hello from 1").length, 1, "exactly once");
     for (const s of [a, b, c]) s.close();
+  }],
+
+  ["a guest is the same user on every instance (one key, kept in MySQL)", async () => {
+    const [first, ...others] = instances;
+    const watcher = await client(first.url, "observer");
+    const joined = [];
+    watcher.on("user:joined", (p) => joined.push(p));
+    const tab1 = await client(first.url, "roamer");
+    assert.ok(tab1.session.guestToken, "a new guest gets a token");
+    const tabs = await Promise.all(others.map((srv) => client(srv.url, "roamer")));
+    for (const t of tabs) {
+      assert.equal(t.session.userId, tab1.session.userId, "same user on another instance");
+      assert.equal(t.session.guestToken, undefined, "no new token");
+    }
+    const m = await send(tabs[1], "from the third instance");
+    assert.equal(m.userId, tab1.session.userId);
+    await sleep(300);
+    assert.equal(joined.filter((p) => p.username === "roamer").length, 1, "one user:joined for three connections");
+    for (const s of [watcher, tab1, ...tabs]) s.close();
   }],
 
   ["concurrent sends on all three: one seq order, no gap, no duplicate", async () => {
@@ -92,13 +114,13 @@ const cases = [
     const watchers = await Promise.all(instances.map((srv, i) => client(srv.url, `watch${i}`)));
     await send(watchers[0], "for the keys");
     const online = redis("SMEMBERS", "global-chat:online-users").split("\n");
-    for (let i = 0; i < 3; i++) assert.ok(online.includes(`guest:watch${i}-guest-id`), `watch${i} online`);
-    const hash = redis("HGETALL", "global-chat:user-online:guest:watch0-guest-id").split("\n");
+    for (let i = 0; i < 3; i++) assert.ok(online.includes(guests.userId(`watch${i}`)), `watch${i} online`);
+    const hash = redis("HGETALL", `global-chat:user-online:${guests.userId("watch0")}`).split("\n");
     const fields = Object.fromEntries(hash.flatMap((v, i) => (i % 2 ? [] : [[v, hash[i + 1]]])));
     assert.equal(fields.socketId, watchers[0].id);
     assert.equal(fields.online, "true");
     assert.ok(Number(fields.timestamp) > 0);
-    assert.equal(redis("GET", `global-chat:user-socket:${watchers[0].id}`), "guest:watch0-guest-id");
+    assert.equal(redis("GET", `global-chat:user-socket:${watchers[0].id}`), guests.userId("watch0"));
     const channels = redis("PUBSUB", "CHANNELS").split("\n");
     assert.ok(channels.includes("socket.io#/#"), `channels: ${channels}`);
     assert.ok(channels.includes("global-chat:messages"), `channels: ${channels}`);
@@ -135,9 +157,9 @@ const cases = [
     assert.equal(k.recovered, true, "recovered on another instance");
     await until(() => contentsOf(k, "while down").length === 3, 5000, "missed messages");
     assert.deepEqual(contentsOf(k, "while down").map((m) => m.content), ["while down 0", "while down 1", "while down 2"]);
-    await until(() => redis("SISMEMBER", "global-chat:online-users", "guest:zombie-guest-id") === "0", 60000, "zombie leaves");
+    await until(() => redis("SISMEMBER", "global-chat:online-users", guests.userId("zombie")) === "0", 60000, "zombie leaves");
     console.log(`  zombie left the online set ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
-    assert.equal(redis("SISMEMBER", "global-chat:online-users", "guest:kenny-guest-id"), "1", "kenny still online");
+    assert.equal(redis("SISMEMBER", "global-chat:online-users", guests.userId("kenny")), "1", "kenny still online");
     k.close();
     zombie.close();
     witness.close();

@@ -5,7 +5,7 @@
 // PORT_A, PORT_B, DATA_DIR.
 import { spawn, execFileSync } from "node:child_process";
 import { io } from "socket.io-client";
-import { assert, once, run, until } from "./lib.mjs";
+import { Guests, assert, once, run, until } from "./lib.mjs";
 import { Server, getJSON } from "./server.mjs";
 
 const env = process.env;
@@ -13,12 +13,14 @@ const redisURL = `redis://127.0.0.1:${env.REDIS_PORT}/0`;
 const a = new Server({ PORT: env.PORT_A, INSTANCE_ID: "a", REDIS_URL: redisURL, LOG_LEVEL: "info", SQLITE_PATH: `${env.DATA_DIR}/a.db` });
 const b = new Server({ PORT: env.PORT_B, INSTANCE_ID: "b", REDIS_URL: redisURL, SQLITE_PATH: `${env.DATA_DIR}/b.db` });
 let redis = null;
+const guests = new Guests();
 
 async function client(url, username) {
-  const s = io(url, { auth: { username, guestId: `${username}-guest-id` }, transports: ["websocket"], forceNew: true });
+  const s = guests.track(io(url, { auth: guests.auth(username, username), transports: ["websocket"], forceNew: true }), username);
   s.messages = [];
   s.on("chat:message", (m) => s.messages.push(m));
   await once(s, "connect");
+  await until(() => s.session !== null, 5000, "chat:session");
   return s;
 }
 
@@ -40,7 +42,7 @@ const cases = [
     await eventually(async () => (await getJSON(a.url + "/readyz")).status === 200, 25000, "ready");
     assert.match(a.log, /switched from in-memory state to Redis/);
     const online = execFileSync("redis-cli", ["-p", env.REDIS_PORT, "SMEMBERS", "global-chat:online-users"], { encoding: "utf8" });
-    assert.ok(online.includes("guest:early-guest-id"), "the connected user moved to Redis presence");
+    assert.ok(online.includes(guests.userId("early")), "the connected user moved to Redis presence");
     await b.start();
     const late = await client(b.url, "late");
     const early = globalThis.early;

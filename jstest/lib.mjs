@@ -52,3 +52,35 @@ export async function run(suite, cases, ms = 15000) {
   console.log(`${suite}: ${passed} passed, ${failed} failed`);
   return failed;
 }
+
+// Guests keeps the guest tokens the server issues (in chat:session, as the
+// web client keeps them) by the key a test names a user with: the same key
+// is the same user, in another tab or after a reconnect.
+export class Guests {
+  constructor() {
+    this.byKey = new Map();
+  }
+
+  // auth is the socket.io-client auth callback for key: asked at every
+  // (re)connection, it sends the token once the server has issued one.
+  auth(key, username) {
+    return (cb) => {
+      const g = this.byKey.get(key);
+      cb(g ? { username, guestToken: g.guestToken } : { username });
+    };
+  }
+
+  // track records socket.session and keeps a newly issued token.
+  track(socket, key) {
+    socket.session = null;
+    socket.on("chat:session", (p) => {
+      socket.session = p;
+      if (p.guestToken) this.byKey.set(key, p);
+    });
+    return socket;
+  }
+
+  userId(key) {
+    return this.byKey.get(key)?.userId;
+  }
+}

@@ -42,6 +42,12 @@ func TestStore(t *testing.T) {
 	t.Run("Contract", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) globalchat.MessageStore { return open(t, fresh()) })
 	})
+	t.Run("Secrets", func(t *testing.T) {
+		storetest.RunSecrets(t, func(t *testing.T) (globalchat.SecretStore, globalchat.SecretStore) {
+			dsn := fresh()
+			return open(t, dsn), open(t, dsn)
+		})
+	})
 	t.Run("ConcurrentOpensMigrateOnce", func(t *testing.T) { testConcurrentOpens(t, fresh()) })
 	t.Run("OpenWaitsForTheMigrationLock", func(t *testing.T) { testLockWait(t, fresh()) })
 	t.Run("ReopenKeepsData", func(t *testing.T) { testReopen(t, fresh()) })

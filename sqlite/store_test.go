@@ -32,6 +32,13 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestSecrets(t *testing.T) {
+	storetest.RunSecrets(t, func(t *testing.T) (globalchat.SecretStore, globalchat.SecretStore) {
+		path := filepath.Join(t.TempDir(), "chat.db")
+		return open(t, path), open(t, path)
+	})
+}
+
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dir with space?#", "chat.db")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

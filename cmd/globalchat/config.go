@@ -23,6 +23,7 @@ type config struct {
 	MySQLDSN          string
 	RedisURL          string
 	JWTSecret         string
+	GuestSecret       string
 	RatePerMinute     int
 	CORSOrigins       string
 	PingInterval      time.Duration
@@ -81,6 +82,7 @@ func (c *config) settings() []setting {
 		{"MYSQL_DSN", "", "MySQL/MariaDB DSN (go-sql-driver form); turns on the MySQL store", str(&c.MySQLDSN)},
 		{"REDIS_URL", "", "redis://[user:password@]host:port/db or rediss://; turns on Redis mode", str(&c.RedisURL)},
 		{"AUTH_JWT_SECRET", "", "HS256 secret; when set, clients must send {token}; otherwise guest mode", str(&c.JWTSecret)},
+		{"GUEST_SECRET", "", "key (16+ bytes) that signs guest tokens, the same on every instance; empty: one generated once and kept in the message database", str(&c.GuestSecret)},
 		{"RATE_LIMIT_PER_MINUTE", "20", "messages a user may send in any 60 s", integer(&c.RatePerMinute)},
 		{"CORS_ORIGINS", "", "comma-separated origins allowed besides the server's own; * for any", str(&c.CORSOrigins)},
 		{"PING_INTERVAL", "25s", "Engine.IO heartbeat interval", duration(&c.PingInterval)},
@@ -133,6 +135,7 @@ func (c *config) validate() error {
 		}
 	}
 	check(c.Port >= 0 && c.Port <= 65535, "PORT must be 0-65535, got %d", c.Port)
+	check(c.GuestSecret == "" || len(c.GuestSecret) >= 16, "GUEST_SECRET must be at least 16 bytes")
 	check(c.RatePerMinute >= 1 && c.RatePerMinute <= 10000, "RATE_LIMIT_PER_MINUTE must be 1-10000, got %d", c.RatePerMinute)
 	check(c.PingInterval >= 100*time.Millisecond, "PING_INTERVAL must be at least 100ms")
 	check(c.PingTimeout >= 100*time.Millisecond, "PING_TIMEOUT must be at least 100ms")

@@ -48,6 +48,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{args: []string{"-write-delay-max", "2s"}, want: "WRITE_DELAY_MAX must be at least WRITE_DELAY (5ms) and at most 1s, got 2s"},
 		{args: []string{"-max-opening", "-1"}, want: "MAX_OPENING must not be negative, got -1"},
 		{env: map[string]string{"MAX_OPENING": "many"}, want: "MAX_OPENING: not an integer"},
+		{env: map[string]string{"GUEST_SECRET": "too-short"}, want: "GUEST_SECRET must be at least 16 bytes"},
 		{args: []string{"-no-such-flag"}, want: "flag provided but not defined"},
 		{args: []string{"extra"}, want: "unexpected arguments"},
 	} {

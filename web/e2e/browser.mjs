@@ -282,6 +282,15 @@ async function main() {
     await join(bob, base, "bob");
   });
 
+  let aliceToken = "";
+  await step("each guest keeps the token the server issued, never shown", async () => {
+    aliceToken = await alice.evaluate(() => localStorage.getItem("globalchat.guestToken") ?? "");
+    const bobToken = await bob.evaluate(() => localStorage.getItem("globalchat.guestToken") ?? "");
+    check(aliceToken.startsWith("g1.") && bobToken.startsWith("g1.") && aliceToken !== bobToken, `tokens ${aliceToken} ${bobToken}`);
+    const html = await bob.content();
+    check(!html.includes(aliceToken.split(".")[1]), "alice's token shows in bob's page");
+  });
+
   await step("the online list shows both users", async () => {
     await alice.locator("#online-list li", { hasText: "bob" }).waitFor();
     await alice.locator("#online-list li", { hasText: "alice" }).waitFor();
@@ -336,6 +345,14 @@ async function main() {
     await waitText(alice, "back again");
     await expectOnce(alice, [hello, evil, "back again"]);
     await expectOnce(bob, [hello, evil, "back again"]);
+  });
+
+  await step("alice is the same user after the restart: her messages are hers only", async () => {
+    const token = await alice.evaluate(() => localStorage.getItem("globalchat.guestToken") ?? "");
+    check(token === aliceToken, "alice's guest token changed");
+    await alice.locator("#messages li.msg.mine", { hasText: hello }).waitFor();
+    await bob.locator("#messages li.msg.mine", { hasText: "back again" }).waitFor();
+    check((await bob.locator("#messages li.msg.mine", { hasText: hello }).count()) === 0, "bob shows alice's message as his");
   });
 
   await screenshots("after-restart");

@@ -5,7 +5,7 @@ import { io, type Socket } from "socket.io-client";
 import { Composer } from "./composer";
 import { byId, uuid } from "./dom";
 import { History } from "./history";
-import { knownUserId, rememberUserId, type Auth } from "./identity";
+import { forgetGuestToken, knownUserId, rememberGuestToken, rememberUserId, type Auth } from "./identity";
 import { OnlinePanel } from "./online";
 import { StatusView } from "./status";
 import { Timeline } from "./timeline";
@@ -18,7 +18,11 @@ import {
   type PresenceUpdate,
   type SendAck,
   type ServerToClient,
+  type SessionInfo,
 } from "./types";
+
+/** The server's answer to a guest token it did not sign (another deployment, a changed key). */
+const BAD_GUEST_TOKEN = "invalid guest token";
 
 /** How long a sent message waits for its acknowledgement. */
 const ACK_TIMEOUT_MS = 10_000;
@@ -63,7 +67,7 @@ export class ChatSession {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
-    private readonly auth: Auth,
+    private auth: Auth,
     private readonly events: SessionEvents,
   ) {
     const list = byId<HTMLOListElement>("messages");
@@ -77,7 +81,9 @@ export class ChatSession {
     this.setMyUserId(knownUserId(auth));
     this.status.set("connecting");
     this.socket = io({
-      auth,
+      // Asked at every (re)connection: it carries the guest token the
+      // server issued on the first one.
+      auth: (cb) => cb(this.auth),
       forceNew: true,
       // WebSocket first: no sticky sessions needed behind a load balancer,
       // and no long-poll left in flight when a connection is refused.
@@ -132,6 +138,7 @@ export class ChatSession {
       this.history.onMessage(m);
       if (!wasAtBottom) this.jump.hidden = false;
     });
+    s.on("chat:session", (p) => this.onSession(p));
     s.on("user:joined", (p) => this.onPresenceChange(p, "joined"));
     s.on("user:left", (p) => this.onPresenceChange(p, "left"));
     s.on("presence:update", (p) => this.onPresenceUpdate(p));
@@ -161,6 +168,13 @@ export class ChatSession {
 
   private readonly onConnectError = (err: Error) => {
     if (this.closed) return;
+    if (err.message === BAD_GUEST_TOKEN && !("token" in this.auth) && this.auth.guestToken) {
+      // Not a token of this server: become a new guest rather than fail.
+      forgetGuestToken();
+      this.auth = { username: this.auth.username };
+      this.socket.connect();
+      return;
+    }
     if (!this.socket.active) {
       // Refused by the server's middleware: retrying would be refused again.
       this.events.refused(err.message || "the server refused the connection");
@@ -187,6 +201,16 @@ export class ChatSession {
     this.jump.hidden = true;
     this.composer.focus();
   };
+
+  /** Who the server knows this client as; a new guest also gets its token, to keep. */
+  private onSession(p: SessionInfo): void {
+    if (typeof p?.userId !== "string") return;
+    if (typeof p.guestToken === "string" && p.guestToken && !("token" in this.auth)) {
+      this.auth = { username: this.auth.username, guestToken: p.guestToken };
+      rememberGuestToken(p.guestToken);
+    }
+    this.setMyUserId(p.userId);
+  }
 
   private onPresenceChange(p: PresenceChange, verb: "joined" | "left"): void {
     if (typeof p?.username !== "string") return;

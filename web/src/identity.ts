@@ -1,18 +1,21 @@
-// Who the user is: a remembered guest name and guestId, or a JWT. Guest
-// details live in localStorage; the token only in sessionStorage, so it is
-// forgotten with the tab.
-
-import { uuid } from "./dom";
+// Who the user is: a remembered guest name and guest token, or a JWT.
+// Guest details live in localStorage (shared by the tabs); the JWT only in
+// sessionStorage, so it is forgotten with the tab. The guest token is
+// issued by the server (chat:session) on the first connection and is the
+// guest's only credential: it is never shown to anyone.
 
 const NAME_KEY = "globalchat.name";
-const GUEST_KEY = "globalchat.guestId";
+const GUEST_TOKEN_KEY = "globalchat.guestToken";
+const GUEST_USER_KEY = "globalchat.guestUserId";
+/** Where older clients kept the guestId, which the server no longer reads. */
+const OLD_GUEST_KEY = "globalchat.guestId";
 const TOKEN_KEY = "globalchat.token";
 
 /** Longest accepted name, in characters (code points, as the server counts). */
 export const MAX_NAME = 32;
 
 /** What the client sends as Socket.IO auth. */
-export type Auth = { username: string; guestId: string } | { token: string };
+export type Auth = { username: string; guestToken?: string } | { token: string };
 
 function read(store: Storage, key: string): string {
   try {
@@ -41,28 +44,46 @@ export function savedToken(): string {
   return read(sessionStorage, TOKEN_KEY);
 }
 
-/** Checks a guest name: 1..32 visible characters once trimmed. Returns an error or "". */
+/** Characters that show nothing by themselves, as the server counts them. */
+const INVISIBLE = /[\p{White_Space}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u;
+const INVISIBLE_ENDS = /^[\p{White_Space}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]+|[\p{White_Space}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]+$/gu;
+
+/** A name as the server keeps it: NFC, without invisible characters at its ends. */
+export function cleanName(raw: string): string {
+  return raw.normalize("NFC").replace(INVISIBLE_ENDS, "");
+}
+
+/** Checks a guest name as the server does. Returns an error or "". */
 export function nameError(raw: string): string {
-  const name = raw.trim();
+  const name = cleanName(raw);
   const length = [...name].length;
   if (length === 0) return "Enter a name.";
   if (length > MAX_NAME) return `Use at most ${MAX_NAME} characters.`;
-  // As the server checks it: letters, marks, numbers, punctuation,
-  // symbols and plain spaces only.
+  // Letters, marks, numbers, punctuation, symbols and plain spaces only,
+  // and at least one that shows (not a blank look-alike such as U+3164).
   if (!/^[\p{L}\p{M}\p{N}\p{P}\p{S} ]+$/u.test(name)) return "Use visible characters only.";
+  if (![...name].some((c) => /[\p{L}\p{N}\p{P}\p{S}]/u.test(c) && !INVISIBLE.test(c))) return "Use at least one visible character.";
   return "";
 }
 
-/** The guest auth for name, remembering the name and a stable guestId. */
+/** The guest auth for name, with the guest token this browser keeps, if any. */
 export function guestAuth(rawName: string): Auth {
-  const username = rawName.trim();
-  let guestId = read(localStorage, GUEST_KEY);
-  if (!guestId) {
-    guestId = uuid();
-    write(localStorage, GUEST_KEY, guestId);
-  }
+  const username = cleanName(rawName);
   write(localStorage, NAME_KEY, username);
-  return { username, guestId };
+  write(localStorage, OLD_GUEST_KEY, "");
+  const guestToken = read(localStorage, GUEST_TOKEN_KEY);
+  return guestToken ? { username, guestToken } : { username };
+}
+
+/** Remembers the guest token the server issued (every tab uses it from then on). */
+export function rememberGuestToken(token: string): void {
+  write(localStorage, GUEST_TOKEN_KEY, token);
+}
+
+/** Forgets the guest token the server refused; the next connection gets a new one. */
+export function forgetGuestToken(): void {
+  write(localStorage, GUEST_TOKEN_KEY, "");
+  write(localStorage, GUEST_USER_KEY, "");
 }
 
 /** The token auth, remembering the token for this tab. */
@@ -94,19 +115,16 @@ export function userIdHint(auth: Auth): string {
   }
 }
 
-const USER_ID_KEY = "globalchat.userId.";
-
 /**
  * The user id the client expects for auth, or "": for a guest the one the
- * server gave last time, or else "guest:<guestId>" (the server's scheme);
- * the first acknowledged message confirms or corrects it.
+ * server gave last time; chat:session confirms or corrects it.
  */
 export function knownUserId(auth: Auth): string {
   if ("token" in auth) return userIdHint(auth);
-  return read(localStorage, USER_ID_KEY + auth.guestId) || `guest:${auth.guestId}`;
+  return auth.guestToken ? read(localStorage, GUEST_USER_KEY) : "";
 }
 
 /** Remembers the user id the server gave a guest, to mark their messages next time. */
 export function rememberUserId(auth: Auth, id: string): void {
-  if (!("token" in auth)) write(localStorage, USER_ID_KEY + auth.guestId, id);
+  if (!("token" in auth)) write(localStorage, GUEST_USER_KEY, id);
 }

@@ -49,9 +49,15 @@ export interface OnlineUsers {
   users: UserRef[];
 }
 
+/** Payload of chat:session: who the server knows the client as; a new guest's token. */
+export interface SessionInfo extends UserRef {
+  guestToken?: string;
+}
+
 /** Events the server emits. */
 export interface ServerToClient {
   "chat:history": (p: { messages: ChatMessage[] }) => void;
+  "chat:session": (p: SessionInfo) => void;
   "chat:message": (m: ChatMessage) => void;
   "user:joined": (p: PresenceChange) => void;
   "user:left": (p: PresenceChange) => void;
