@@ -2,6 +2,6 @@ package sqlite
 
 import "github.com/globalchat/globalchat"
 
-// The secrets table comes with migration 2; the methods with
+// The secrets table comes with migration 3; the methods with
 // sqlstore.Reader.
 var _ globalchat.SecretStore = (*Store)(nil)
