@@ -31,6 +31,7 @@ type errorBody struct {
 // the message is committed, so an acked message is never lost.
 func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
 	u := sock.Data.(*member).User
+	s.cfg.Traffic.MessageIn()
 	m, retryAfter, err := s.accept(u, e)
 	if err != nil {
 		code := globalchat.ErrorCode(err)

@@ -45,7 +45,22 @@ type Config struct {
 	PresenceInterval  time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Traffic counts messages in and out; nil counts nothing.
+	Traffic Traffic
 }
+
+// Traffic counts the chat's messages: each chat:message received, and
+// each delivery of a message to a socket. Called on the message path: it
+// must be cheap.
+type Traffic interface {
+	MessageIn()
+	MessagesOut(n int)
+}
+
+type noTraffic struct{}
+
+func (noTraffic) MessageIn()      {}
+func (noTraffic) MessagesOut(int) {}
 
 // Service runs the chat room.
 type Service struct {
@@ -70,6 +85,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Traffic == nil {
+		cfg.Traffic = noTraffic{}
 	}
 	s := &Service{cfg: cfg, nsp: cfg.IO.Of("/"), log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
 	s.health = newHealth(s.log)
@@ -102,6 +120,7 @@ func (s *Service) broadcast(event string, payload any) {
 // its seq as the recovery offset.
 func (s *Service) deliver(m globalchat.Message) {
 	s.histCache.advance(m.Seq)
+	s.cfg.Traffic.MessagesOut(s.nsp.RoomSize(globalchat.Room))
 	if err := s.nsp.To(globalchat.Room).Local().WithOffset(offset(m.Seq)).Emit(EventMessage, m); err != nil {
 		s.log.Error("chat: deliver", "seq", m.Seq, "err", err)
 	}

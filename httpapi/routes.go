@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/bandwidth"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -27,20 +28,31 @@ type Deps struct {
 	// Checks are the dependencies /readyz asks, by name.
 	Checks   map[string]globalchat.Checker
 	Gatherer prometheus.Gatherer
-	Logger   *slog.Logger
+	// Registerer receives the HTTP metrics; nil for none.
+	Registerer prometheus.Registerer
+	// Meter counts each route's bytes; nil counts nothing.
+	Meter  *bandwidth.Meter
+	Logger *slog.Logger
 }
 
 // Routes returns the whole HTTP API.
 func Routes(d Deps) http.Handler {
 	h := &handlers{d: d}
+	m := newHTTPMetrics(d.Registerer)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/messages", h.messages)
-	mux.HandleFunc("GET /api/online-users", h.onlineUsers)
-	mux.HandleFunc("GET /healthz", h.healthz)
-	mux.HandleFunc("GET /readyz", h.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+	// route registers a pattern, counted on an endpoint of the meter and
+	// in the HTTP metrics under its pattern.
+	route := func(pattern string, ep bandwidth.Endpoint, handler http.Handler) {
+		mux.Handle(pattern, m.observe(d.Meter, ep, pattern, handler))
+	}
+	route("GET /api/messages", bandwidth.APIMessages, http.HandlerFunc(h.messages))
+	route("GET /api/online-users", bandwidth.APIOnlineUsers, http.HandlerFunc(h.onlineUsers))
+	route("GET /healthz", bandwidth.Ops, http.HandlerFunc(h.healthz))
+	route("GET /readyz", bandwidth.Ops, http.HandlerFunc(h.readyz))
+	route("GET /metrics", bandwidth.Ops, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+	// Socket.IO counts its own traffic, as Engine.IO payloads.
 	mux.Handle("/socket.io/", d.SocketIO)
-	mux.HandleFunc("/api/", h.notFound)
-	mux.Handle("/", d.Web)
+	route("/api/", bandwidth.Ops, http.HandlerFunc(h.notFound))
+	route("/", bandwidth.Static, d.Web)
 	return mux
 }

@@ -86,6 +86,11 @@ func (p *Presence) Online(ctx context.Context, limit int) (int, []globalchat.Use
 		return 0, nil, err
 	}
 	p.mu.Lock()
+	if limit <= 0 { // the count alone: asked every second by the accounting
+		n := len(p.users)
+		p.mu.Unlock()
+		return n, nil, nil
+	}
 	users := make([]globalchat.User, 0, len(p.users))
 	for id := range p.users {
 		users = append(users, globalchat.User{ID: id, Name: p.names[id]})

@@ -3,7 +3,8 @@
 // presence of users across instances, the rate limiter, the Socket.IO
 // session store and the Socket.IO adapter.
 //
-// Every key starts with "global-chat:" and has a TTL, or is a structure of
+// Every key starts with "global-chat:" (but the reference design's bandwidth:*
+// keys) and has a TTL, or is a structure of
 // bounded size (the recent-message ZSET is trimmed; the online sets hold
 // the users online). The only key that never expires is the room's
 // counter, global-chat:seq. Lua scripts live in scripts/*.lua, each headed

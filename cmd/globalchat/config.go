@@ -37,6 +37,9 @@ type config struct {
 	InstanceID        string
 	LogLevel          string
 	LogFormat         string
+	Accounting        string
+	AccountInterval   time.Duration
+	AccountWindow     time.Duration
 }
 
 // setting is one row of the configuration table.
@@ -96,6 +99,9 @@ func (c *config) settings() []setting {
 		{"INSTANCE_ID", "", "this instance's name in Redis (default: hostname-port)", str(&c.InstanceID)},
 		{"LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
 		{"LOG_FORMAT", "auto", "json, text, or auto (json unless on a terminal)", str(&c.LogFormat)},
+		{"BANDWIDTH_ACCOUNTING", "on", "on or off: count bytes, frames, messages and connections per endpoint, in /metrics and the bandwidth:* keys", str(&c.Accounting)},
+		{"BANDWIDTH_INTERVAL", "10s", "the interval of one point of the bandwidth:timeseries:* sets (whole seconds)", duration(&c.AccountInterval)},
+		{"BANDWIDTH_WINDOW", "24h", "how long the bandwidth:timeseries:* sets keep their points (24h of 10s: 8,640 per endpoint)", duration(&c.AccountWindow)},
 	}
 }
 
@@ -147,6 +153,11 @@ func (c *config) validate() error {
 	check(c.PresenceThreshold >= 1, "PRESENCE_COALESCE_THRESHOLD must be at least 1")
 	check(c.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT must be positive")
 	check(c.MySQLDSN != "" || c.SQLitePath != "", "SQLITE_PATH must not be empty without MYSQL_DSN")
+	check(c.Accounting == "on" || c.Accounting == "off", "BANDWIDTH_ACCOUNTING must be on or off, got %q", c.Accounting)
+	check(c.AccountInterval >= time.Second && c.AccountInterval%time.Second == 0,
+		"BANDWIDTH_INTERVAL must be whole seconds, at least 1s, got %v", c.AccountInterval)
+	check(c.AccountWindow >= c.AccountInterval && c.AccountWindow/max(c.AccountInterval, time.Second) <= 100_000,
+		"BANDWIDTH_WINDOW must be at least BANDWIDTH_INTERVAL and at most 100,000 intervals, got %v", c.AccountWindow)
 	_, err := c.level()
 	check(err == nil, "LOG_LEVEL must be debug, info, warn or error, got %q", c.LogLevel)
 	check(c.LogFormat == "auto" || c.LogFormat == "json" || c.LogFormat == "text", "LOG_FORMAT must be auto, json or text, got %q", c.LogFormat)

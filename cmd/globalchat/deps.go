@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/bandwidth"
 	"github.com/globalchat/globalchat/inmem"
 	"github.com/globalchat/globalchat/internal/swap"
 	"github.com/globalchat/globalchat/mysql"
@@ -31,7 +32,9 @@ type deps struct {
 	sessions socketio.SessionStore
 	adapter  socketio.Adapter
 	checks   map[string]globalchat.Checker
-	closers  []func() error
+	// bandwidth keeps the traffic accounting: in Redis once configured.
+	bandwidth bandwidth.Store
+	closers   []func() error
 	// onUserLeft hands the chat's announcer to presence implementations
 	// that discover departures themselves (a dead instance's users).
 	onUserLeft func(func(globalchat.User, int))
@@ -112,6 +115,7 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 	msgClient, _ := redis.NewClient(cfg.RedisURL)
 	d.closers = append(d.closers, client.Close, msgClient.Close)
 	clients := redisClients{flows: client, messages: msgClient}
+	d.bandwidth = redis.NewBandwidth(client, cfg.AccountInterval, cfg.AccountWindow)
 	d.checks["redis"] = checkFunc(func(ctx context.Context) error {
 		if err := redis.Ping(ctx, client); err != nil {
 			return err

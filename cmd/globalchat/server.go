@@ -29,15 +29,19 @@ type server struct {
 	io   *socketio.Server
 	chat *chat.Service
 	http *http.Server
+	acct *accounting
 }
 
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// One name for this instance, in presence and in the accounting.
+	cfg.InstanceID = cfg.instanceID()
 	d, err := openDeps(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	acct := newAccounting(cfg, d.bandwidth, reg)
 	io, err := socketio.NewServer(socketio.Options{
 		Engine: engineio.Options{
 			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
@@ -47,6 +51,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 			// headers: keeping them would cost each one a kilobyte or so.
 			KeepHeaders:    []string{},
 			AllowedOrigins: cfg.origins(), Logger: log,
+			Traffic: acct.engine(),
 		},
 		Adapter: d.adapter,
 		Recovery: &socketio.RecoveryOptions{
@@ -69,7 +74,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	svc, err := chat.New(chat.Config{
 		IO: io, Store: d.store, Bus: d.bus, Presence: d.presence, Limiter: d.limiter,
 		Auth: auth, Logger: log, Registerer: reg,
-		PresenceThreshold: cfg.PresenceThreshold,
+		PresenceThreshold: cfg.PresenceThreshold, Traffic: acct.chat(),
 	})
 	if err != nil {
 		d.close()
@@ -78,10 +83,14 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	d.onUserLeft(svc.UserLeft)
 	handler := httpapi.Routes(httpapi.Deps{
 		Chat: svc, SocketIO: io, Web: web.Handler(), Checks: d.checks,
-		Gatherer: reg, Logger: log,
+		Gatherer: reg, Registerer: reg, Meter: acct.meter, Logger: log,
 	})
+	acct.start(cfg.InstanceID, func(ctx context.Context) (int, error) {
+		n, _, err := svc.Online(ctx, 0)
+		return n, err
+	}, log)
 	return &server{
-		cfg: cfg, log: log, deps: d, io: io, chat: svc,
+		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct,
 		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 	}, nil
 }
@@ -125,6 +134,7 @@ func (s *server) serve(ctx context.Context, ready chan<- string) error {
 
 func (s *server) close() {
 	s.chat.Close()
+	s.acct.close()
 	s.deps.close()
 }
 

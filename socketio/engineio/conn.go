@@ -360,6 +360,7 @@ func (c *Conn) close(reason Reason, flush bool) {
 		return
 	}
 	c.closed = true
+	c.srv.opts.Traffic.Closed()
 	if c.timer != nil {
 		c.timer.Stop()
 	}

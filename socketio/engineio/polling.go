@@ -72,7 +72,9 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 	// connection.
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	w.Write(body)
+	if _, err := w.Write(body); err == nil {
+		c.srv.opts.Traffic.Sent(false, len(frames), len(body))
+	}
 	rc.Flush()
 	rc.SetWriteDeadline(time.Time{})
 	if finished {
@@ -130,6 +132,7 @@ func (c *Conn) post(w http.ResponseWriter, r *http.Request) {
 		c.abort(ReasonParseError)
 		return
 	}
+	c.srv.opts.Traffic.Received(false, len(packets), len(body))
 	for _, p := range packets {
 		c.deliver(p)
 	}

@@ -54,6 +54,8 @@ type Options struct {
 	// DisablePolling and DisableWebSocket turn a transport off.
 	DisablePolling, DisableWebSocket bool
 	Logger                           *slog.Logger
+	// Traffic counts bytes, packets and connections; nil counts nothing.
+	Traffic Traffic
 }
 
 func (o *Options) defaults() {
@@ -73,6 +75,9 @@ func (o *Options) defaults() {
 		o.MaxQueueBytes = 8 << 20
 	}
 	o.MaxWriteDelay = max(o.MaxWriteDelay, o.WriteDelay)
+	if o.Traffic == nil {
+		o.Traffic = noTraffic{}
+	}
 	if o.OpeningWait <= 0 {
 		o.OpeningWait = 10 * time.Second
 	}
@@ -304,6 +309,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		c.abort(ReasonServerShutdown)
 		return
 	}
+	s.opts.Traffic.Opened()
 	if transport == "websocket" {
 		c.serveWebSocket(w, r, true)
 		return

@@ -108,9 +108,11 @@ func (c *Conn) probe(t *wsTransport) bool {
 	if err != nil || op != ws.OpText || string(msg) != "2probe" {
 		return false
 	}
-	if err := writeFrames(t.conn, []frame{{typ: typePong, data: []byte("probe")}}); err != nil {
+	probe := []frame{{typ: typePong, data: []byte("probe")}}
+	if err := writeFrames(t.conn, probe); err != nil {
 		return false
 	}
+	c.sentWebSocket(probe)
 	c.mu.Lock()
 	c.kickLocked() // ends the pending poll with a noop
 	c.mu.Unlock()
@@ -207,6 +209,7 @@ func (c *Conn) readMessage(t *wsTransport) ([]byte, ws.OpCode, error) {
 		}
 		msg = append(msg, payload...)
 		if h.Fin {
+			c.srv.opts.Traffic.Received(true, 1, len(msg))
 			return msg, op, nil
 		}
 	}
@@ -248,6 +251,7 @@ func (c *Conn) writeLoop(t *wsTransport) {
 			t.conn.Close()
 			return
 		}
+		c.sentWebSocket(frames)
 		written = frames
 	}
 }
