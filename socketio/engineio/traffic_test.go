@@ -7,7 +7,12 @@ import (
 
 // countTraffic is a Traffic for tests.
 type countTraffic struct {
-	mu                     sync.Mutex
+	mu sync.Mutex
+	n  counts
+}
+
+// counts are what a countTraffic counted.
+type counts struct {
 	in, out, pktIn, pktOut [2]int // by websocket
 	opened, closed         int
 }
@@ -21,25 +26,25 @@ func idx(websocket bool) int {
 
 func (c *countTraffic) Received(websocket bool, packets, bytes int) {
 	c.mu.Lock()
-	c.in[idx(websocket)] += bytes
-	c.pktIn[idx(websocket)] += packets
+	c.n.in[idx(websocket)] += bytes
+	c.n.pktIn[idx(websocket)] += packets
 	c.mu.Unlock()
 }
 
 func (c *countTraffic) Sent(websocket bool, packets, bytes int) {
 	c.mu.Lock()
-	c.out[idx(websocket)] += bytes
-	c.pktOut[idx(websocket)] += packets
+	c.n.out[idx(websocket)] += bytes
+	c.n.pktOut[idx(websocket)] += packets
 	c.mu.Unlock()
 }
 
-func (c *countTraffic) Opened() { c.mu.Lock(); c.opened++; c.mu.Unlock() }
-func (c *countTraffic) Closed() { c.mu.Lock(); c.closed++; c.mu.Unlock() }
+func (c *countTraffic) Opened() { c.mu.Lock(); c.n.opened++; c.mu.Unlock() }
+func (c *countTraffic) Closed() { c.mu.Lock(); c.n.closed++; c.mu.Unlock() }
 
-func (c *countTraffic) get() countTraffic {
+func (c *countTraffic) get() counts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return countTraffic{in: c.in, out: c.out, pktIn: c.pktIn, pktOut: c.pktOut, opened: c.opened, closed: c.closed}
+	return c.n
 }
 
 // TestTrafficCountsPayloads: the bytes counted are the polling bodies and
