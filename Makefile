@@ -16,7 +16,7 @@ web:
 	./scripts/web.sh
 
 build: web
-	go build -o bin/globalchat ./cmd/globalchat
+	go build -ldflags "-X main.version=$$(git describe --tags --always --dirty) -X main.commit=$$(git rev-parse HEAD)" -o bin/globalchat ./cmd/globalchat
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -3,6 +3,8 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net"
 	"strconv"
 
 	"github.com/globalchat/globalchat"
@@ -17,13 +19,25 @@ type member struct {
 // authenticate is the namespace middleware: the connection flow's "verify
 // user" step.
 func (s *Service) authenticate(sock *socketio.Socket) error {
-	id, err := s.cfg.Auth.Authenticate(sock.Handshake().Auth)
+	hs := sock.Handshake()
+	id, err := s.cfg.Auth.Authenticate(hs.Auth)
 	if err != nil {
 		s.metrics.refusedConnects.Inc()
+		s.cfg.Sampler.Log(context.Background(), slog.LevelInfo, "auth_refused", clientAddr(hs.RemoteAddr),
+			"chat: connection refused", slog.String("reason", err.Error()))
 		return &socketio.ConnectError{Message: err.Error()}
 	}
 	sock.Data = &member{Identity: id}
 	return nil
+}
+
+// clientAddr is the address sampled logs are kept per: the host of
+// addr, without the port (a client reconnecting gets a new one).
+func clientAddr(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // history payload of chat:history.

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/globalchat/globalchat"
@@ -36,6 +37,10 @@ func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
 	if err != nil {
 		code := globalchat.ErrorCode(err)
 		s.metrics.messages.WithLabelValues(string(code)).Inc()
+		if code == globalchat.CodeInvalid {
+			s.cfg.Sampler.Log(context.Background(), slog.LevelInfo, "invalid_message", clientAddr(sock.Handshake().RemoteAddr),
+				"chat: invalid message refused", slog.String("reason", globalchat.ErrorMessage(err)), slog.String("user", u.ID))
+		}
 		if e.HasAck() {
 			e.Ack(ackError{Error: errorBody{Code: code, Message: globalchat.ErrorMessage(err), RetryAfterMs: retryAfter.Milliseconds()}})
 		}

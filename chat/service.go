@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/internal/logsample"
 	"github.com/globalchat/globalchat/socketio"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -47,6 +48,9 @@ type Config struct {
 	Now func() time.Time
 	// Traffic counts messages in and out; nil counts nothing.
 	Traffic Traffic
+	// Sampler logs what clients get wrong (refused connections, invalid
+	// messages), sampled per address; nil: one of its own on Logger.
+	Sampler *logsample.Sampler
 }
 
 // Traffic counts the chat's messages: each chat:message received, and
@@ -88,6 +92,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Traffic == nil {
 		cfg.Traffic = noTraffic{}
+	}
+	if cfg.Sampler == nil {
+		cfg.Sampler = logsample.New(cfg.Logger, logsample.Options{})
 	}
 	s := &Service{cfg: cfg, nsp: cfg.IO.Of("/"), log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
 	s.health = newHealth(s.log)

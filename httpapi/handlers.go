@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,6 +90,8 @@ func (h *handlers) healthz(w http.ResponseWriter, r *http.Request) {
 type readyResponse struct {
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks"`
+	// Failing names the checks that did not answer, as a JSON list.
+	Failing []string `json:"failing,omitempty"`
 }
 
 // readyz asks every configured dependency at once; 503 names the ones
@@ -120,6 +122,7 @@ func (h *handlers) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(names) > 0 {
 		sort.Strings(names)
+		res.Failing = names
 		res.Status = "unavailable: " + joinNames(names)
 		writeJSON(w, http.StatusServiceUnavailable, res)
 		return
@@ -127,10 +130,9 @@ func (h *handlers) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-func joinNames(names []string) string {
-	b, _ := json.Marshal(names)
-	return string(b)
-}
+// joinNames lists names for the status line ("redis, mysql"); the
+// failing field has them as a JSON list.
+func joinNames(names []string) string { return strings.Join(names, ", ") }
 
 func (h *handlers) notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, globalchat.Errorf(globalchat.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))

@@ -87,7 +87,9 @@ func TestReadiness(t *testing.T) {
 	down := Deps{Chat: &fakeChat{}, Checks: map[string]globalchat.Checker{"redis": check{errors.New("refused")}, "mysql": check{}}}
 	code, body := serve(t, down, "GET", "/readyz")
 	checks := body["checks"].(map[string]any)
-	if code != 503 || checks["redis"] != "refused" || checks["mysql"] != "ok" {
+	failing, _ := body["failing"].([]any)
+	if code != 503 || checks["redis"] != "refused" || checks["mysql"] != "ok" ||
+		body["status"] != "unavailable: redis" || len(failing) != 1 || failing[0] != "redis" {
 		t.Fatalf("%d %v", code, body)
 	}
 	if code, _ := serve(t, down, "GET", "/healthz"); code != 200 {

@@ -15,7 +15,8 @@ import (
 
 // config is the server's configuration: each setting comes from an
 // environment variable, and a flag of the same name (lowercase, - for _)
-// overrides it. The README's table lists them; keep both in step.
+// overrides it. The README's table is printed from settings (--help;
+// TestREADMEConfigTable checks that the two are the same).
 type config struct {
 	Port              int
 	Host              string
@@ -81,27 +82,27 @@ func (c *config) settings() []setting {
 	return []setting{
 		{"PORT", "3000", "HTTP port", integer(&c.Port)},
 		{"HOST", "", "address to listen on (empty: all)", str(&c.Host)},
-		{"SQLITE_PATH", "./globalchat.db", "SQLite file for messages, when MYSQL_DSN is empty", str(&c.SQLitePath)},
-		{"MYSQL_DSN", "", "MySQL/MariaDB DSN (go-sql-driver form); turns on the MySQL store", str(&c.MySQLDSN)},
-		{"REDIS_URL", "", "redis://[user:password@]host:port/db or rediss://; turns on Redis mode", str(&c.RedisURL)},
-		{"AUTH_JWT_SECRET", "", "HS256 secret; when set, clients must send {token}; otherwise guest mode", str(&c.JWTSecret)},
-		{"GUEST_SECRET", "", "key (16+ bytes) that signs guest tokens, the same on every instance; empty: one generated once and kept in the message database", str(&c.GuestSecret)},
-		{"RATE_LIMIT_PER_MINUTE", "20", "messages a user may send in any 60 s", integer(&c.RatePerMinute)},
-		{"CORS_ORIGINS", "", "comma-separated origins allowed besides the server's own; * for any", str(&c.CORSOrigins)},
+		{"SQLITE_PATH", "./globalchat.db", "SQLite file for messages, when `MYSQL_DSN` is empty", str(&c.SQLitePath)},
+		{"MYSQL_DSN", "", "MySQL 8 / MariaDB 10.11 DSN in the go-sql-driver form (`user:pass@tcp(host:3306)/db`); turns on the MySQL store", str(&c.MySQLDSN)},
+		{"REDIS_URL", "", "`redis://[user:password@]host:port/db` or `rediss://` (TLS); turns on Redis mode", str(&c.RedisURL)},
+		{"AUTH_JWT_SECRET", "", "HS256 secret: clients must send `{token}` (claims `sub`, `name`, `exp`); unset means guest mode", str(&c.JWTSecret)},
+		{"GUEST_SECRET", "", "key (16 bytes or more) that signs guest tokens, the same on every instance; unset: a random key generated once and kept in the message database (table `secrets`), which every instance on that database shares. Instances on separate SQLite files need it set alike to know the same guests. Changing it makes every guest a new user", str(&c.GuestSecret)},
+		{"RATE_LIMIT_PER_MINUTE", "20", "messages a user may send in any 60 seconds", integer(&c.RatePerMinute)},
+		{"CORS_ORIGINS", "", "comma-separated origins allowed besides the server's own, `*` for any", str(&c.CORSOrigins)},
 		{"PING_INTERVAL", "25s", "Engine.IO heartbeat interval", duration(&c.PingInterval)},
 		{"PING_TIMEOUT", "20s", "Engine.IO heartbeat timeout", duration(&c.PingTimeout)},
-		{"WRITE_DELAY", "5ms", "a WebSocket written less than this ago waits this long before its next broadcast write, so a fast stream leaves in fewer writes (0: off)", duration(&c.WriteDelay)},
-		{"WRITE_DELAY_MAX", "50ms", "the write delay grows with the rate a WebSocket is fed (at least 33ms above 30 messages/s, 0.35ms per message a second) up to this", duration(&c.WriteDelayMax)},
-		{"MAX_OPENING", "64", "connections being opened at once (the handshake, then the CONNECT's handling); more wait their turn, so that a connect storm does not starve the chat (0: no bound)", integer(&c.MaxOpening)},
-		{"RECOVERY_WINDOW", "2m", "how long a dropped client can recover what it missed", duration(&c.RecoveryWindow)},
-		{"PRESENCE_COALESCE_THRESHOLD", "20", "joins+leaves per second above which presence is sent as one presence:update a second", integer(&c.PresenceThreshold)},
+		{"WRITE_DELAY", "5ms", "a WebSocket written less than this ago waits until this has passed before its next broadcast write, so a fast stream leaves in fewer system calls; a quiet connection is written at once; acks and direct emits never wait, and the CONNECT reply waits only for the `chat:history` right behind it, to leave in one write (`0`: off)", duration(&c.WriteDelay)},
+		{"WRITE_DELAY_MAX", "50ms", "a connection fed more than 30 broadcasts a second waits at least 33 ms, and 0.35 ms per message a second (35 ms at 100 messages/s), up to this: however busy the room, a connection costs at most 30 writes a second", duration(&c.WriteDelayMax)},
+		{"MAX_OPENING", "64", "connections being opened at once: a handshake, and a new connection's `CONNECT` (authentication, history, presence), take one of these slots while the server works on them (not while it waits for the client; a `CONNECT` stuck on a database that does not answer gives its slot back after a second, so that it does not hold back the clients behind it); the rest wait their turn, parked, in arrival order, and a handshake that waits more than 10 s gets `503 Server busy`. It keeps a connect storm from starving the chat: without it, 15,000 clients arriving at once put every chat message behind thousands of handshakes (0.4-1 s late instead of, usually, under 60 ms, with broadcasts in join order; see docs/benchmarks.md); `0`: no bound", integer(&c.MaxOpening)},
+		{"RECOVERY_WINDOW", "2m", "how long a dropped client can come back and get what it missed", duration(&c.RecoveryWindow)},
+		{"PRESENCE_COALESCE_THRESHOLD", "20", "joins + leaves per second on an instance above which presence goes out as one `presence:update` a second", integer(&c.PresenceThreshold)},
 		{"SHUTDOWN_TIMEOUT", "10s", "graceful shutdown limit", duration(&c.ShutdownTimeout)},
-		{"INSTANCE_ID", "", "this instance's name in Redis (default: hostname-port)", str(&c.InstanceID)},
-		{"LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
-		{"LOG_FORMAT", "auto", "json, text, or auto (json unless on a terminal)", str(&c.LogFormat)},
-		{"BANDWIDTH_ACCOUNTING", "on", "on or off: count bytes, frames, messages and connections per endpoint, in /metrics and the bandwidth:* keys", str(&c.Accounting)},
-		{"BANDWIDTH_INTERVAL", "10s", "the interval of one point of the bandwidth:timeseries:* sets (whole seconds)", duration(&c.AccountInterval)},
-		{"BANDWIDTH_WINDOW", "24h", "how long the bandwidth:timeseries:* sets keep their points (24h of 10s: 8,640 per endpoint)", duration(&c.AccountWindow)},
+		{"INSTANCE_ID", "", "this instance's name in Redis (empty: hostname-port-random, a new one at each start)", str(&c.InstanceID)},
+		{"LOG_LEVEL", "info", "`debug`, `info`, `warn`, `error`", str(&c.LogLevel)},
+		{"LOG_FORMAT", "auto", "`json`, `text`, or `auto` (JSON unless on a terminal)", str(&c.LogFormat)},
+		{"BANDWIDTH_ACCOUNTING", "on", "`on` or `off`: count bytes, frames, messages and connections per endpoint, in `/metrics` and the `bandwidth:*` keys (docs/operations.md)", str(&c.Accounting)},
+		{"BANDWIDTH_INTERVAL", "10s", "the interval of one point of the `bandwidth:timeseries:*` sets (whole seconds)", duration(&c.AccountInterval)},
+		{"BANDWIDTH_WINDOW", "24h", "how long the `bandwidth:timeseries:*` sets keep their points (24 h of 10 s: 8,640 per endpoint)", duration(&c.AccountWindow)},
 	}
 }
 
@@ -110,11 +111,17 @@ func flagName(env string) string {
 	return strings.ReplaceAll(strings.ToLower(env), "_", "-")
 }
 
-// loadConfig reads the environment, then the flags.
+// errVersion is loadConfig's answer to -version.
+var errVersion = errors.New("version asked")
+
+// loadConfig reads the environment, then the flags. It returns
+// flag.ErrHelp for -help and errVersion for -version.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("globalchat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {} // run prints the help on flag.ErrHelp
+	showVersion := fs.Bool("version", false, "print the version and commit, and exit")
 	for _, s := range c.settings() {
 		value := s.def
 		if v := getenv(s.env); v != "" {
@@ -126,6 +133,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *showVersion {
+		return c, errVersion
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -208,7 +218,21 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 	if format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
+	opts.ReplaceAttr = millis
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// millis writes durations in JSON logs as milliseconds (a number, the key
+// suffixed _ms): slog's default is nanoseconds, which nobody reads.
+func millis(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindDuration {
+		return a
+	}
+	ms := float64(a.Value.Duration().Microseconds()) / 1000
+	if !strings.HasSuffix(a.Key, "_ms") {
+		a.Key += "_ms"
+	}
+	return slog.Float64(a.Key, ms)
 }
 
 func isTerminal(f *os.File) bool {

@@ -58,3 +58,13 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONLogsDurationsInMilliseconds: a duration is a number of ms.
+func TestJSONLogsDurationsInMilliseconds(t *testing.T) {
+	c := config{LogLevel: "info", LogFormat: "json"}
+	var b strings.Builder
+	c.logger(&b).Info("x", "duration", 1500*time.Microsecond, "took_ms", 2*time.Second)
+	if !strings.Contains(b.String(), `"duration_ms":1.5`) || !strings.Contains(b.String(), `"took_ms":2000`) {
+		t.Fatalf("%s", b.String())
+	}
+}

@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +18,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "globalchat:", err)
 		os.Exit(1)
 	}
@@ -24,9 +26,17 @@ func main() {
 
 // run starts the server and serves until ctx is done, then shuts down
 // gracefully. When ready is not nil it receives the listening address.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
+// -help and -version print to stdout and return nil.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
 	cfg, err := loadConfig(args, getenv, stderr)
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printHelp(stdout)
+		return nil
+	case errors.Is(err, errVersion):
+		fmt.Fprintln(stdout, versionString())
+		return nil
+	case err != nil:
 		return err
 	}
 	log := cfg.logger(stderr)

@@ -14,6 +14,7 @@ import (
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/chat"
 	"github.com/globalchat/globalchat/httpapi"
+	"github.com/globalchat/globalchat/internal/logsample"
 	"github.com/globalchat/globalchat/socketio"
 	"github.com/globalchat/globalchat/socketio/engineio"
 	"github.com/globalchat/globalchat/web"
@@ -30,6 +31,8 @@ type server struct {
 	chat *chat.Service
 	http *http.Server
 	acct *accounting
+	// stopSampler ends the sampled logs' summaries.
+	stopSampler context.CancelFunc
 }
 
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
@@ -41,8 +44,50 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	if err != nil {
 		return nil, err
 	}
+	logState(log, cfg, d.currentMode())
+	// Client mistakes (refused connections, invalid messages) are logged
+	// sampled per address: a hostile client cannot flood the log.
+	sampler := logsample.New(log, logsample.Options{})
 	acct := newAccounting(cfg, d.bandwidth, reg)
-	io, err := socketio.NewServer(socketio.Options{
+	io, err := socketio.NewServer(ioOptions(cfg, d, acct, log, reg))
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	auth, err := authenticator(ctx, cfg, d.store)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	svc, err := chat.New(chat.Config{
+		IO: io, Store: d.store, Bus: d.bus, Presence: d.presence, Limiter: d.limiter,
+		Auth: auth, Logger: log, Registerer: reg,
+		PresenceThreshold: cfg.PresenceThreshold, Traffic: acct.chat(), Sampler: sampler,
+	})
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	d.onUserLeft(svc.UserLeft)
+	handler := httpapi.Routes(httpapi.Deps{
+		Chat: svc, SocketIO: io, Web: web.Handler(), Checks: d.checks,
+		Gatherer: reg, Registerer: reg, Meter: acct.meter, Logger: log,
+	})
+	samplerCtx, stopSampler := context.WithCancel(context.Background())
+	go sampler.Run(samplerCtx)
+	acct.start(cfg.InstanceID, func(ctx context.Context) (int, error) {
+		n, _, err := svc.Online(ctx, 0)
+		return n, err
+	}, log)
+	return &server{
+		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct, stopSampler: stopSampler,
+		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+	}, nil
+}
+
+// ioOptions are the Socket.IO server's options.
+func ioOptions(cfg config, d *deps, acct *accounting, log *slog.Logger, reg prometheus.Registerer) socketio.Options {
+	return socketio.Options{
 		Engine: engineio.Options{
 			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
 			WriteDelay: cfg.WriteDelay, MaxWriteDelay: cfg.WriteDelayMax,
@@ -61,38 +106,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 			SaveOnConnect:    d.mode == "redis",
 		},
 		Logger: log, Registerer: reg,
-	})
-	if err != nil {
-		d.close()
-		return nil, err
 	}
-	auth, err := authenticator(ctx, cfg, d.store)
-	if err != nil {
-		d.close()
-		return nil, err
-	}
-	svc, err := chat.New(chat.Config{
-		IO: io, Store: d.store, Bus: d.bus, Presence: d.presence, Limiter: d.limiter,
-		Auth: auth, Logger: log, Registerer: reg,
-		PresenceThreshold: cfg.PresenceThreshold, Traffic: acct.chat(),
-	})
-	if err != nil {
-		d.close()
-		return nil, err
-	}
-	d.onUserLeft(svc.UserLeft)
-	handler := httpapi.Routes(httpapi.Deps{
-		Chat: svc, SocketIO: io, Web: web.Handler(), Checks: d.checks,
-		Gatherer: reg, Registerer: reg, Meter: acct.meter, Logger: log,
-	})
-	acct.start(cfg.InstanceID, func(ctx context.Context) (int, error) {
-		n, _, err := svc.Online(ctx, 0)
-		return n, err
-	}, log)
-	return &server{
-		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct,
-		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
-	}, nil
 }
 
 // serve listens until ctx is done, then shuts down: stop accepting, close
@@ -104,7 +118,8 @@ func (s *server) serve(ctx context.Context, ready chan<- string) error {
 		s.close()
 		return fmt.Errorf("listen: %w", err)
 	}
-	s.log.Info("globalchat listening", "addr", ln.Addr().String(), "mode", s.deps.currentMode(), "auth", authMode(s.cfg))
+	s.log.Info("globalchat listening", "addr", ln.Addr().String(), "mode", s.deps.currentMode(), "auth", authMode(s.cfg),
+		"bandwidth_accounting", s.cfg.Accounting, "version", versionString())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -135,6 +150,7 @@ func (s *server) serve(ctx context.Context, ready chan<- string) error {
 func (s *server) close() {
 	s.chat.Close()
 	s.acct.close()
+	s.stopSampler()
 	s.deps.close()
 }
 
