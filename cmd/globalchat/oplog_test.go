@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,30 +8,11 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/globalchat/globalchat/internal/testenv"
 )
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // pollingClient is a raw Engine.IO long-polling session.
 type pollingClient struct {
@@ -71,8 +51,16 @@ func TestOperatorLogs(t *testing.T) {
 	port := testenv.FreePort(t)
 	cmd := exec.Command(buildBinary(t))
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "SQLITE_PATH="+t.TempDir()+"/chat.db", "LOG_FORMAT=json")
-	var out lockedBuffer
-	cmd.Stderr = &out
+	out, err := os.Create(t.TempDir() + "/stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stderr = out
+	logged := func() string {
+		b, _ := os.ReadFile(out.Name())
+		return string(b)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +78,7 @@ func TestOperatorLogs(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no start: %s", out.String())
+			t.Fatalf("no start: %s", logged())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -108,7 +96,7 @@ func TestOperatorLogs(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
-	logs := out.String()
+	logs := logged()
 	for _, want := range []string{
 		`"msg":"in-memory state`, `"msg":"globalchat listening"`, `"version":"globalchat `,
 		`"duration_ms":`, `"msg":"chat: connection refused","kind":"auth_refused","key":"127.0.0.1","reason":"username must be`,
