@@ -84,8 +84,10 @@ type Conn struct {
 	wake         chan struct{} // wakes a pending poll
 	polling      bool          // a GET is pending
 	posting      bool          // a POST is being read
-	upgrading    bool
+	upgrading    bool // a WebSocket is probing, until it switches or fails
+	probed       bool // the probe is answered: the client pauses polling
 	pendingClose bool // a close packet is due once the queue has drained
+	noopDue      bool // closed by the client over polling with no GET pending
 	ws           *wsTransport
 	writing      bool        // a WebSocket write loop is running or due
 	due          *time.Timer // starts the write loop after the write delay
@@ -303,7 +305,7 @@ func (c *Conn) deliver(p packet) {
 	case typePong:
 		c.pong()
 	case typeClose:
-		c.abort(ReasonTransportClose)
+		c.clientClose()
 	default:
 		// open, upgrade and noop from a client outside an upgrade mean a
 		// broken client: end it, as the spec says for invalid packets.
@@ -345,6 +347,20 @@ func (c *Conn) pong() {
 	c.mu.Unlock()
 }
 
+// clientClose ends the session at the client's request. Over polling the
+// client may have sent a GET along with its close packet: that GET gets a
+// noop even when it comes after the POST, as it does on the reference
+// server, which reads one request at a time; the session goes with that
+// GET, or after PingTimeout.
+func (c *Conn) clientClose() {
+	c.mu.Lock()
+	if c.transport == transportPolling && !c.polling && !c.closed {
+		c.noopDue = true
+	}
+	c.mu.Unlock()
+	c.abort(ReasonTransportClose)
+}
+
 // Close closes the connection from the server's side: what is queued
 // still leaves, followed by a close packet.
 func (c *Conn) Close(reason Reason) { c.close(reason, true) }
@@ -368,6 +384,7 @@ func (c *Conn) close(reason Reason, flush bool) {
 		c.takeLocked()
 	}
 	ws := c.ws
+	keep := flush || c.noopDue // a poll is still to come
 	switch {
 	case c.transport == transportWebSocket && ws != nil && flush:
 		ws.closing = true
@@ -385,7 +402,7 @@ func (c *Conn) close(reason Reason, flush bool) {
 		time.AfterFunc(c.srv.opts.PingTimeout, func() { c.srv.remove(c) })
 	}
 	c.mu.Unlock()
-	if ws != nil || !flush {
+	if ws != nil || !keep {
 		c.srv.remove(c)
 	}
 	c.srv.log.Debug("engineio: connection closed", "sid", c.id, "reason", string(reason))

@@ -372,6 +372,24 @@ func (c *wsClient) send(text string) {
 	}
 }
 
+// expectCloseStatus reads until a close frame, which must carry status.
+func (c *wsClient) expectCloseStatus(status ws.StatusCode) {
+	c.t.Helper()
+	for {
+		_, _, err := c.read()
+		var closed wsutil.ClosedError
+		switch {
+		case errors.As(err, &closed):
+			if closed.Code != status {
+				c.t.Fatalf("closed with %d %q, want %d", closed.Code, closed.Reason, status)
+			}
+			return
+		case err != nil:
+			c.t.Fatalf("no close frame (want %d): %v", status, err)
+		}
+	}
+}
+
 // expectClosed reads until the server ends the connection.
 func (c *wsClient) expectClosed() {
 	c.t.Helper()

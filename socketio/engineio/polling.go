@@ -11,6 +11,57 @@ import (
 // postReadTimeout bounds how long a client may take to send a POST body.
 const postReadTimeout = 10 * time.Second
 
+// upgradeGrace is how long a GET that comes during an upgrade waits for
+// it to end (see poll): the reference server answers polls during an
+// upgrade every 100 ms.
+const upgradeGrace = 100 * time.Millisecond
+
+// pollReadyLocked reports whether a poll has its answer: something is
+// queued, the session is closed or upgraded, or, during an upgrade, the
+// probe is answered (for a GET pending since before it) or the grace is
+// over (for a GET that came during it).
+func (c *Conn) pollReadyLocked(late, graceOver bool) bool {
+	switch {
+	case len(c.queue) > 0 || c.closed || c.transport != transportPolling:
+		return true
+	case late:
+		return graceOver
+	default:
+		return c.probed
+	}
+}
+
+// waitPollLocked waits, c.mu held but released meanwhile, until the poll
+// has its answer; false when the client went away first.
+//
+// A GET that comes during an upgrade may have been sent before the client
+// saw the probe's answer (it gets a noop, so the client can pause), or
+// after the upgrade's last packet, still unread on the WebSocket (it gets
+// 400, as on the reference server): it waits up to upgradeGrace to tell
+// which.
+func (c *Conn) waitPollLocked(r *http.Request) bool {
+	late := c.upgrading
+	var grace <-chan time.Time
+	if late {
+		t := time.NewTimer(upgradeGrace)
+		defer t.Stop()
+		grace = t.C
+	}
+	for graceOver := false; !c.pollReadyLocked(late, graceOver); {
+		c.mu.Unlock()
+		select {
+		case <-c.wake:
+		case <-grace:
+			graceOver = true
+		case <-r.Context().Done():
+			c.mu.Lock()
+			return false
+		}
+		c.mu.Lock()
+	}
+	return true
+}
+
 // poll answers a long-polling GET with everything queued, waiting until
 // something is.
 func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
@@ -28,24 +79,24 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 		c.Close(ReasonTransportError)
 		return
 	}
-	if c.closed && len(c.queue) == 0 && !c.pendingClose {
+	if c.closed && len(c.queue) == 0 && !c.pendingClose && !c.noopDue {
 		c.mu.Unlock()
 		writeError(w, http.StatusBadRequest, errSessionUnknown)
 		return
 	}
 	c.polling = true
-	for len(c.queue) == 0 && !c.upgrading && c.transport == transportPolling && !c.closed {
+	if !c.waitPollLocked(r) {
+		c.polling = false
 		c.mu.Unlock()
-		select {
-		case <-c.wake:
-		case <-r.Context().Done():
-			c.mu.Lock()
-			c.polling = false
-			c.mu.Unlock()
-			c.abort(ReasonTransportClose)
-			return
-		}
-		c.mu.Lock()
+		c.abort(ReasonTransportClose)
+		return
+	}
+	if c.transport != transportPolling {
+		// Upgraded meanwhile: the queue is the WebSocket's now.
+		c.polling = false
+		c.mu.Unlock()
+		writeError(w, http.StatusBadRequest, errBadRequest)
+		return
 	}
 	frames := c.takeLocked()
 	finished := false
@@ -57,6 +108,7 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 	default:
 		// Upgrading, or closed by the client: end this request cleanly.
 		frames, finished = []frame{{typ: typeNoop}}, c.closed
+		c.noopDue = false
 	}
 	c.polling = false
 	c.mu.Unlock()

@@ -53,7 +53,11 @@ type Options struct {
 	OpeningWait time.Duration
 	// DisablePolling and DisableWebSocket turn a transport off.
 	DisablePolling, DisableWebSocket bool
-	Logger                           *slog.Logger
+	// Refused, when set, is called for each client refused or cut off
+	// for speaking what the server does not (see Refusal), after the
+	// answer; it must not block.
+	Refused func(Refusal)
+	Logger  *slog.Logger
 	// Traffic counts bytes, packets and connections; nil counts nothing.
 	Traffic Traffic
 }
@@ -156,21 +160,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // HTTP error codes of the Engine.IO spec.
 const (
-	errTransportUnknown  = 0
-	errSessionUnknown    = 1
-	errBadHandshake      = 2
-	errBadRequest        = 3
-	errForbidden         = 4
-	errUnsupportedVerion = 5
+	errTransportUnknown   = 0
+	errSessionUnknown     = 1
+	errBadHandshake       = 2
+	errBadRequest         = 3
+	errForbidden          = 4
+	errUnsupportedVersion = 5
 )
 
 var errorMessages = map[int]string{
-	errTransportUnknown:  "Transport unknown",
-	errSessionUnknown:    "Session ID unknown",
-	errBadHandshake:      "Bad handshake method",
-	errBadRequest:        "Bad request",
-	errForbidden:         "Forbidden",
-	errUnsupportedVerion: "Unsupported protocol version",
+	errTransportUnknown:   "Transport unknown",
+	errSessionUnknown:     "Session ID unknown",
+	errBadHandshake:       "Bad handshake method",
+	errBadRequest:         "Bad request",
+	errForbidden:          "Forbidden",
+	errUnsupportedVersion: "Unsupported protocol version",
 }
 
 func writeError(w http.ResponseWriter, status, code int) {
@@ -200,8 +204,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	if q.Get("EIO") != "4" {
-		writeError(w, http.StatusBadRequest, errUnsupportedVerion)
+	if eio := q.Get("EIO"); eio != "4" {
+		s.refuseVersion(w, r, eio)
 		return
 	}
 	transport := q.Get("transport")

@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -31,7 +32,39 @@ type wsTransport struct {
 	conn    net.Conn
 	r       wsReader // read by one goroutine at a time: the probe, then readLoop
 	closing bool     // flush what is queued, then close (guarded by Conn.mu)
+	// closeBody is the close frame's body when the server ends the
+	// connection for a protocol violation (nil: normal closure); the
+	// reader then lingers (see lingerClose) and closes the socket itself.
+	closeBody []byte
 }
+
+// lingerTimeout and maxLinger bound how long, and how much, the server
+// keeps reading a peer it has sent a close frame for a protocol violation.
+const (
+	lingerTimeout = time.Second
+	maxLinger     = 4 << 20
+)
+
+// closeError is a violation that ends the connection with a close frame
+// of its own status, so that the client can say why (socket.io's server
+// does the same: 1009 for a message too big).
+type closeError struct {
+	status  ws.StatusCode
+	text    string // the close frame's reason
+	refusal string // Refusal.Reason
+}
+
+func (e *closeError) Error() string { return "engineio: websocket " + e.text }
+
+// body is the close frame's payload.
+func (e *closeError) body() []byte { return ws.NewCloseFrameBody(e.status, e.text) }
+
+var (
+	errTooBig = &closeError{ws.StatusMessageTooBig, "message too big", RefusedTooBig}
+	// RFC 6455 5.5: control frames carry at most 125 bytes and are not
+	// fragmented.
+	errControlFrame = &closeError{ws.StatusProtocolError, "invalid control frame", RefusedControlFrame}
+)
 
 func (c *Conn) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsTransport, bool) {
 	u := ws.HTTPUpgrader{}
@@ -82,7 +115,13 @@ func (c *Conn) upgrade(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	if c.transport != transportPolling || c.upgrading || c.closed {
 		c.mu.Unlock()
-		writeError(w, http.StatusBadRequest, errBadRequest)
+		// A second WebSocket for a session already on (or moving to)
+		// WebSocket: accepted, then closed, as the reference server
+		// does, which its clients take as a plain close, not an error.
+		if t, ok := c.acceptWebSocket(w, r); ok {
+			writeFrames(t.conn, []frame{{typ: ctrlClose}})
+			t.conn.Close()
+		}
 		return
 	}
 	c.upgrading = true
@@ -93,7 +132,7 @@ func (c *Conn) upgrade(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.mu.Lock()
-	c.upgrading = false
+	c.upgrading, c.probed = false, false
 	c.mu.Unlock()
 	if ok {
 		t.conn.Close()
@@ -106,6 +145,7 @@ func (c *Conn) probe(t *wsTransport) bool {
 	defer t.conn.SetDeadline(time.Time{})
 	msg, op, err := c.readMessage(t)
 	if err != nil || op != ws.OpText || string(msg) != "2probe" {
+		c.probeFailed(t, err)
 		return false
 	}
 	probe := []frame{{typ: typePong, data: []byte("probe")}}
@@ -114,10 +154,12 @@ func (c *Conn) probe(t *wsTransport) bool {
 	}
 	c.sentWebSocket(probe)
 	c.mu.Lock()
+	c.probed = true
 	c.kickLocked() // ends the pending poll with a noop
 	c.mu.Unlock()
 	msg, op, err = c.readMessage(t)
 	if err != nil || op != ws.OpText || string(msg) != string(typeUpgrade) {
+		c.probeFailed(t, err)
 		return false
 	}
 	c.mu.Lock()
@@ -127,7 +169,7 @@ func (c *Conn) probe(t *wsTransport) bool {
 	}
 	c.transport = transportWebSocket
 	c.ws = t
-	c.upgrading = false
+	c.upgrading, c.probed = false, false
 	select { // a poll still pending ends with a noop
 	case c.wake <- struct{}{}:
 	default:
@@ -138,6 +180,17 @@ func (c *Conn) probe(t *wsTransport) bool {
 	return true
 }
 
+// probeFailed ends a probe's WebSocket that broke the protocol with its
+// close status; the session goes on over polling.
+func (c *Conn) probeFailed(t *wsTransport, err error) {
+	var ce *closeError
+	if errors.As(err, &ce) {
+		c.srv.refuse(ce.refusal, c.remoteAddr, ce.text)
+		writeFrames(t.conn, []frame{{typ: ctrlClose, data: ce.body()}})
+		t.lingerClose()
+	}
+}
+
 // readLoop reads messages until the connection ends.
 func (c *Conn) readLoop(t *wsTransport) {
 	for {
@@ -146,6 +199,11 @@ func (c *Conn) readLoop(t *wsTransport) {
 			return
 		}
 		msg, op, err := c.readMessage(t)
+		var ce *closeError
+		if errors.As(err, &ce) {
+			c.protocolClose(t, ce)
+			return
+		}
 		if err != nil {
 			c.abort(ReasonTransportClose)
 			return
@@ -165,6 +223,32 @@ func (c *Conn) readLoop(t *wsTransport) {
 	}
 }
 
+// protocolClose ends the connection for a protocol violation: what is
+// queued is dropped, the close frame says why, and the socket is read
+// until the peer closes it (bounded), so that the close frame is not lost
+// to a reset.
+func (c *Conn) protocolClose(t *wsTransport, ce *closeError) {
+	c.srv.refuse(ce.refusal, c.remoteAddr, ce.text)
+	c.srv.log.Debug("engineio: websocket closed for a protocol violation", "sid", c.id, "status", int(ce.status), "why", ce.text)
+	c.mu.Lock()
+	t.closeBody = ce.body()
+	c.takeLocked()
+	c.mu.Unlock()
+	c.Close(ReasonTransportError) // the write loop sends the close frame
+	t.lingerClose()
+}
+
+// lingerClose reads and drops what the peer still sends, until it closes
+// its side, for at most lingerTimeout and maxLinger bytes; then closes.
+// Closing with unread input would send a reset, and the peer's stack may
+// then drop the close frame before its application reads it.
+func (t *wsTransport) lingerClose() {
+	t.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, io.LimitReader(&t.r, maxLinger))
+	t.r.release()
+	t.conn.Close()
+}
+
 // readMessage reads one data message, answering pings and joining
 // fragments, never holding more than MaxPayload.
 func (c *Conn) readMessage(t *wsTransport) ([]byte, ws.OpCode, error) {
@@ -179,8 +263,13 @@ func (c *Conn) readMessage(t *wsTransport) ([]byte, ws.OpCode, error) {
 		if h.Length > 0 {
 			t.r.borrow()
 		}
-		if !h.Masked || h.Length < 0 || int64(len(msg))+h.Length > int64(c.srv.opts.MaxPayload) {
+		switch {
+		case !h.Masked || h.Length < 0:
 			return nil, 0, ws.ErrProtocolMaskRequired
+		case h.OpCode.IsControl() && (h.Length > 125 || !h.Fin):
+			return nil, 0, errControlFrame
+		case int64(len(msg))+h.Length > int64(c.srv.opts.MaxPayload):
+			return nil, 0, errTooBig
 		}
 		payload := make([]byte, h.Length)
 		if _, err := io.ReadFull(&t.r, payload); err != nil {
@@ -226,10 +315,11 @@ func (c *Conn) writeLoop(t *wsTransport) {
 			c.recycleLocked(written)
 			c.writing = false
 			closing := t.closing
+			body := t.closeBody
 			c.mu.Unlock()
 			if closing {
-				writeFrames(t.conn, []frame{{typ: ctrlClose}})
-				t.conn.Close()
+				writeFrames(t.conn, []frame{{typ: ctrlClose, data: body}})
+				t.closeAfterWrite(body != nil)
 			}
 			return
 		}
@@ -253,6 +343,19 @@ func (c *Conn) writeLoop(t *wsTransport) {
 		}
 		c.sentWebSocket(frames)
 		written = frames
+	}
+}
+
+// closeAfterWrite ends the socket once the close frame is written: at
+// once, or, when the reader lingers after a protocol violation, only the
+// sending side (the reader closes the rest).
+func (t *wsTransport) closeAfterWrite(lingering bool) {
+	if cw, ok := t.conn.(interface{ CloseWrite() error }); ok && lingering {
+		cw.CloseWrite()
+		return
+	}
+	if !lingering {
+		t.conn.Close()
 	}
 }
 
@@ -287,6 +390,8 @@ func writeFrames(conn net.Conn, frames []frame) error {
 			f.add(ws.OpBinary, 0, fr.data)
 		case fr.typ == ctrlPong:
 			f.add(ws.OpPong, 0, fr.data)
+		case fr.typ == ctrlClose && fr.data != nil:
+			f.add(ws.OpClose, 0, fr.data)
 		case fr.typ == ctrlClose:
 			f.add(ws.OpClose, 0, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
 		default:
