@@ -39,7 +39,7 @@ func (c *client) stopTimerLocked() {
 func (c *client) OnMessage(data []byte, binary bool) {
 	if binary {
 		if c.pending == nil {
-			c.fail("binary message without a packet")
+			c.unannounced(data)
 			return
 		}
 		c.attachments = append(c.attachments, bytes.Clone(data))
@@ -68,6 +68,20 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	c.dispatch(p, nil)
 }
 
+// unannounced handles a binary message that no packet announced: from a
+// client of another parser (msgpack), a refusal it can report, else a
+// broken client.
+func (c *client) unannounced(data []byte) {
+	nsp, ok := msgpackNamespace(data)
+	if !ok {
+		c.fail("binary message without a packet")
+		return
+	}
+	c.srv.refusals.report(engineio.Refusal{Reason: RefusedParser, Addr: c.conn.RemoteHost(), Detail: "msgpack"})
+	c.conn.Send(engineio.Message{Data: msgpackConnectError(nsp, parserRefusal), Binary: true})
+	c.conn.Close(engineio.ReasonParseError)
+}
+
 // fail ends a connection that sent something invalid.
 func (c *client) fail(why string) {
 	c.srv.log.Info("socketio: invalid packet, closing", "sid", c.conn.ID(), "why", why)
@@ -81,7 +95,7 @@ func (c *client) dispatch(p packet, attachments [][]byte) {
 	case typeDisconnect:
 		if s := c.socket(p.nsp); s != nil {
 			s.close(ReasonClientDisconnect)
-			c.closeIfEmpty()
+			c.timeIfEmpty()
 		}
 	case typeEvent, typeBinaryEvent:
 		if s := c.socket(p.nsp); s != nil {
@@ -105,13 +119,28 @@ func (c *client) socket(nsp string) *Socket {
 	return nil
 }
 
-// closeIfEmpty closes the connection once no namespace is left on it.
+// closeIfEmpty closes the connection once no namespace is left on it
+// (after a server-side disconnect, as socket.disconnect(true) does on the
+// reference server).
 func (c *client) closeIfEmpty() {
 	c.mu.Lock()
 	empty := len(c.sockets) == 0
 	c.mu.Unlock()
 	if empty {
 		c.conn.Close(engineio.ReasonTransportClose)
+	}
+}
+
+// timeIfEmpty starts the connect timeout again once no namespace is left
+// on the connection. The connection itself stays, heartbeats and all, as
+// on the reference server: the client may join again, and its own
+// Manager closes it when it means to leave; a client that does neither
+// is closed when the timeout expires.
+func (c *client) timeIfEmpty() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sockets) == 0 && !c.closed && c.timer == nil {
+		c.timer = time.AfterFunc(c.srv.opts.ConnectTimeout, c.connectTimeout)
 	}
 }
 

@@ -99,8 +99,37 @@ func TestDisconnectLastNamespace(t *testing.T) {
 	c.send(`25["ping"]`)
 	c.expect(`35["pong"]`)
 	c.send("1")
+	eventually(t, "the / socket to go", func() bool { return l.Of("/").Len() == 0 })
+	c.sendEngine("1")
 	c.expectClosed()
-	eventually(t, "no connection", func() bool { return l.Connections() == 0 && l.Of("/").Len() == 0 })
+	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+}
+
+// suite: "should disconnect from the main namespace": the Engine.IO
+// connection outlives its last namespace, heartbeats and all, as on the
+// reference server (the client's Manager closes it when it means to);
+// the client may join again, and one that neither joins nor leaves is
+// closed after the connect timeout.
+func TestDisconnectKeepsTheConnection(t *testing.T) {
+	l := newLiveServer(t, Options{
+		Engine:         engineio.Options{PingInterval: 50 * time.Millisecond, PingTimeout: time.Second},
+		ConnectTimeout: 400 * time.Millisecond,
+	})
+	c := l.dial(t)
+	c.connect("/")
+	c.send("1")
+	if p, err := c.readEngine(); err != nil || p != "2" {
+		t.Fatalf("after DISCONNECT: %q %v, want a ping", p, err)
+	}
+	c.sendEngine("3")
+	c.connect("/")
+	c.send("1")
+	start := time.Now()
+	c.expectClosed()
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("closed after %v, before the connect timeout", d)
+	}
+	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
 }
 
 func TestServerDisconnect(t *testing.T) {

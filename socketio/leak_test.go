@@ -72,13 +72,15 @@ type leakClient struct {
 	http *http.Client
 }
 
-// websocket: connect, one acked event, DISCONNECT; the server closes.
+// websocket: connect, one acked event, DISCONNECT, then an Engine.IO
+// close, as the official client's Manager does when its last socket goes.
 func (lc *leakClient) websocket() {
 	c := lc.l.dial(lc.t)
 	c.connect("/")
 	c.send(`21["hi"]`)
 	c.expect(`31["hello"]`)
 	c.send("1")
+	c.sendEngine("1")
 	c.expectClosed()
 	c.conn.Close()
 }
@@ -94,7 +96,7 @@ func (lc *leakClient) polling() {
 }
 
 // upgrade: polling, CONNECT, then the probe exchange to WebSocket, where
-// the client leaves with DISCONNECT.
+// the client leaves with DISCONNECT and an Engine.IO close.
 func (lc *leakClient) upgrade() {
 	sid := lc.pollHandshake()
 	lc.expectPost(sid, "40")
@@ -115,6 +117,7 @@ func (lc *leakClient) upgrade() {
 	c.send(`22["hi"]`)
 	c.expect(`32["hello"]`)
 	c.send("1")
+	c.sendEngine("1")
 	c.expectClosed()
 }
 

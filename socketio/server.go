@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/globalchat/globalchat/internal/logsample"
 	"github.com/globalchat/globalchat/socketio/engineio"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -70,6 +71,8 @@ type Server struct {
 	memLog   *memoryLog // the default Replayer, when recovery uses it
 	instance string     // prefix of automatic offsets
 	offsets  atomic.Uint64
+	refusals *refusals
+	stop     context.CancelFunc // ends the refusal log's summaries
 
 	mu   sync.RWMutex
 	nsps map[string]*Namespace
@@ -107,7 +110,8 @@ func NewServer(opts Options) (*Server, error) {
 		}
 	}
 	s.metrics = newMetrics(opts.Registerer)
-	s.engine = engineio.NewServer(opts.Engine, s.open)
+	s.startRefusals()
+	s.engine = engineio.NewServer(s.opts.Engine, s.open)
 	s.Of("/")
 	if err := s.adapter.Start(context.Background(), s.deliverRemote); err != nil {
 		return nil, err
@@ -147,7 +151,25 @@ func (s *Server) Connections() int { return s.engine.Len() }
 // and stops the adapter.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.engine.Shutdown(ctx)
+	s.stop()
 	return errors.Join(err, s.adapter.Close())
+}
+
+// startRefusals sets up the reporting of refused clients, the Engine.IO
+// layer's included (after the application's own hook, if any).
+func (s *Server) startRefusals() {
+	sampler := logsample.New(s.log, logsample.Options{})
+	s.refusals = &refusals{metrics: s.metrics, log: sampler}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	go sampler.Run(ctx)
+	app := s.opts.Engine.Refused
+	s.opts.Engine.Refused = func(r engineio.Refusal) {
+		if app != nil {
+			app(r)
+		}
+		s.refusals.report(r)
+	}
 }
 
 func (s *Server) open(c *engineio.Conn) engineio.Receiver {

@@ -97,6 +97,8 @@ type Conn struct {
 	rate         float64       // frames per second written lately
 	timer        *time.Timer
 	awaitingPong bool
+	nextBeat     time.Time // when heartbeat is due: the next ping, or the pong's deadline
+	lastPing     time.Time // when the last ping was due
 	done         chan struct{}
 }
 
@@ -315,15 +317,25 @@ func (c *Conn) deliver(p packet) {
 
 func (c *Conn) startHeartbeat() {
 	c.mu.Lock()
+	c.nextBeat = time.Now().Add(c.srv.opts.PingInterval)
 	c.timer = time.AfterFunc(c.srv.opts.PingInterval, c.heartbeat)
 	c.mu.Unlock()
 }
 
 // heartbeat sends a ping, or closes the connection when the previous one
-// got no pong within pingTimeout.
+// got no pong within pingTimeout, once nextBeat has come. It keeps to
+// the schedule rather than to when its timer fires: pings go out every
+// pingInterval, and a session is dead pingTimeout after its ping was due,
+// however late a loaded machine runs the timer (see catchUp).
 func (c *Conn) heartbeat() {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || c.timer == nil {
+		c.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if now.Before(c.nextBeat) { // run early by catchUp, or rescheduled by a pong
+		c.timer.Reset(c.nextBeat.Sub(now))
 		c.mu.Unlock()
 		return
 	}
@@ -333,19 +345,36 @@ func (c *Conn) heartbeat() {
 		return
 	}
 	c.awaitingPong = true
-	c.timer.Reset(c.srv.opts.PingTimeout)
+	c.lastPing = c.nextBeat
+	c.nextBeat = c.lastPing.Add(c.srv.opts.PingTimeout)
+	c.timer.Reset(c.nextBeat.Sub(now))
 	c.mu.Unlock()
 	c.enqueue(frame{typ: typePing})
 }
+
+// catchUp runs a heartbeat that is due before the request at hand is
+// served, as the reference server's event loop runs due timers before it
+// reads: a poll that comes after a session's ping timeout finds it gone,
+// and one that comes when a ping is due gets it.
+func (c *Conn) catchUp() { c.heartbeat() }
 
 func (c *Conn) pong() {
 	c.mu.Lock()
 	if c.awaitingPong && !c.closed {
 		c.awaitingPong = false
-		c.timer.Reset(c.srv.opts.PingInterval)
+		now := time.Now()
+		c.nextBeat = c.lastPing.Add(c.srv.opts.PingInterval)
+		if c.nextBeat.Before(now) {
+			c.nextBeat = now
+		}
+		c.timer.Reset(c.nextBeat.Sub(now))
 	}
 	c.mu.Unlock()
 }
+
+// noopGrace bounds how long a session closed by its client over polling
+// waits for the GET sent with the close (see clientClose).
+const noopGrace = time.Second
 
 // clientClose ends the session at the client's request. Over polling the
 // client may have sent a GET along with its close packet: that GET gets a
@@ -398,8 +427,13 @@ func (c *Conn) close(reason Reason, flush bool) {
 		c.pendingClose = flush
 		c.kickLocked()
 		// A polling client that never comes back for its last packets
-		// must not keep the session: forget it after a grace period.
-		time.AfterFunc(c.srv.opts.PingTimeout, func() { c.srv.remove(c) })
+		// must not keep the session: forget it after a grace period,
+		// short when only the noop of a GET sent with the close is due.
+		grace := c.srv.opts.PingTimeout
+		if c.noopDue {
+			grace = min(grace, noopGrace)
+		}
+		time.AfterFunc(grace, func() { c.srv.remove(c) })
 	}
 	c.mu.Unlock()
 	if ws != nil || !keep {

@@ -67,3 +67,7 @@ func shorten(s string) string {
 	}
 	return strings.ToValidUTF8(s, "?")
 }
+
+// RemoteHost is the client's address without its port, the key its
+// refusals are reported by.
+func (c *Conn) RemoteHost() string { return hostOf(c.remoteAddr) }

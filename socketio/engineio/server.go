@@ -223,6 +223,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errSessionUnknown)
 		return
 	}
+	c.catchUp()
 	if transport == "websocket" {
 		if !isUpgrade(r) {
 			writeError(w, http.StatusBadRequest, errBadRequest)
