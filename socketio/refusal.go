@@ -35,8 +35,9 @@ type refusals struct {
 // report records one refusal.
 func (r *refusals) report(ref engineio.Refusal) {
 	r.metrics.refusals.WithLabelValues(ref.Reason).Inc()
+	// The sampler adds the reason as "kind" and the address as "key".
 	r.log.Log(context.Background(), slog.LevelInfo, ref.Reason, ref.Addr, "socketio: client refused",
-		slog.String("reason", ref.Reason), slog.String("addr", ref.Addr), slog.String("detail", ref.Detail))
+		slog.String("detail", ref.Detail))
 }
 
 // msgpackPacket is what a msgpack-encoded Socket.IO packet holds, in the
