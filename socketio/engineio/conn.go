@@ -84,10 +84,10 @@ type Conn struct {
 	wake         chan struct{} // wakes a pending poll
 	polling      bool          // a GET is pending
 	posting      bool          // a POST is being read
-	upgrading    bool // a WebSocket is probing, until it switches or fails
-	probed       bool // the probe is answered: the client pauses polling
-	pendingClose bool // a close packet is due once the queue has drained
-	noopDue      bool // closed by the client over polling with no GET pending
+	upgrading    bool          // a WebSocket is probing, until it switches or fails
+	probed       bool          // the probe is answered: the client pauses polling
+	pendingClose bool          // a close packet is due once the queue has drained
+	noopDue      bool          // closed by the client over polling with no GET pending
 	ws           *wsTransport
 	writing      bool        // a WebSocket write loop is running or due
 	due          *time.Timer // starts the write loop after the write delay
