@@ -23,6 +23,11 @@ const (
 // Redis) cannot be reached.
 var ErrUnavailable = errors.New("dependency unavailable")
 
+// ErrOverloaded is wrapped, with ErrUnavailable, by a dependency that
+// answers but refuses more work for now (a full spool): it is up, so
+// nothing should fail over from it.
+var ErrOverloaded = errors.New("dependency overloaded")
+
 // ErrConflict is wrapped by a store asked to save a message whose seq, or
 // whose (user, client message id), another stored message holds: the
 // sequencing went wrong somewhere, and saying so beats a silent success.

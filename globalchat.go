@@ -85,8 +85,9 @@ type Sequencer interface {
 	// Fence raises the store's counter to at least next, and above every
 	// stored seq, and returns the next seq it will hand out.
 	Fence(ctx context.Context, next int64) (int64, error)
-	// After is MessageStore.After.
+	// After and LastSeq are MessageStore's.
 	After(ctx context.Context, after int64, limit int) ([]Message, error)
+	LastSeq(ctx context.Context) (int64, error)
 }
 
 // Bus gives each message its place in the room's order and carries it to

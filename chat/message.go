@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -82,16 +83,80 @@ func (s *Service) accept(u globalchat.User, e *socketio.Event) (globalchat.Messa
 	if err != nil {
 		return globalchat.Message{}, 0, err
 	}
-	start := time.Now()
-	// Saved even when it is a duplicate: the first attempt may have been
-	// published and lost before its commit; saving is idempotent.
-	err = s.cfg.Store.Save(ctx, m)
-	s.metrics.storeLatency.WithLabelValues("write").Observe(time.Since(start).Seconds())
-	s.health.report("store", err)
-	if err != nil {
-		s.log.Error("chat: message published but not stored", "id", m.ID, "seq", m.Seq, "err", err)
+	if err := s.store(ctx, m); err != nil {
 		return globalchat.Message{}, 0, err
 	}
 	s.log.Info("chat: message accepted", "id", m.ID, "seq", m.Seq, "user", u.ID, "duplicate", dup)
 	return m, 0, nil
+}
+
+// spooledSaveTimeout bounds the commit of a spooled message: past it the
+// store is marked away and the spool answers for the message.
+const spooledSaveTimeout = 2 * time.Second
+
+// store commits m, or, when the bus spooled it, lets the spool answer for
+// it while the store does not: a published message is never refused to
+// its sender because the store is down, and never acknowledged unless
+// the store or the spool holds it.
+func (s *Service) store(ctx context.Context, m globalchat.Message) error {
+	if m.Spooled && s.cfg.State.StoreAway() {
+		return nil // the spool's drain stores it when the store is back
+	}
+	saveCtx := ctx
+	if m.Spooled {
+		var cancel context.CancelFunc
+		saveCtx, cancel = context.WithTimeout(ctx, spooledSaveTimeout)
+		defer cancel()
+	}
+	start := time.Now()
+	// Saved even when it is a duplicate: the first attempt may have been
+	// published and lost before its commit; saving is idempotent.
+	err := s.cfg.Store.Save(saveCtx, m)
+	s.metrics.storeLatency.WithLabelValues("write").Observe(time.Since(start).Seconds())
+	s.health.report("store", err)
+	switch {
+	case err == nil:
+		if r, ok := s.cfg.Bus.(interface{ Release(...int64) }); ok && m.Spooled {
+			r.Release(m.Seq)
+		}
+		return nil
+	case m.Spooled && (errors.Is(err, globalchat.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)):
+		s.cfg.State.SetStoreAway(true, err)
+		return nil
+	case m.Spooled:
+		s.log.Error("chat: spooled message refused by the store", "id", m.ID, "seq", m.Seq, "err", err)
+		return err
+	default:
+		s.log.Error("chat: message published but not stored", "id", m.ID, "seq", m.Seq, "err", err)
+		return err
+	}
+}
+
+// watchStore pings the store every second while it is marked away, and
+// marks it back when it answers; it returns the function that stops it.
+func (s *Service) watchStore() func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if !s.cfg.State.StoreAway() {
+				continue
+			}
+			c, cancelPing := context.WithTimeout(ctx, spooledSaveTimeout)
+			err := s.cfg.Store.Ping(c)
+			cancelPing()
+			if err == nil {
+				s.cfg.State.SetStoreAway(false, nil)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

@@ -51,6 +51,11 @@ type Config struct {
 	// Sampler logs what clients get wrong (refused connections, invalid
 	// messages), sampled per address; nil: one of its own on Logger.
 	Sampler *logsample.Sampler
+	// State is the instance's mode: the message flow marks the store away
+	// when a spooled message cannot be committed, and acknowledges
+	// spooled messages without waiting for it until it answers again.
+	// Nil: a State of the service's own.
+	State *globalchat.State
 }
 
 // Traffic counts the chat's messages: each chat:message received, and
@@ -76,6 +81,7 @@ type Service struct {
 	health   *health
 	// histCache holds the encoded history of new connections.
 	histCache historyCache
+	stopWatch func()
 }
 
 // New wires the flows onto the main namespace of cfg.IO and subscribes to
@@ -96,19 +102,26 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Sampler == nil {
 		cfg.Sampler = logsample.New(cfg.Logger, logsample.Options{})
 	}
+	if cfg.State == nil {
+		cfg.State = globalchat.NewState(cfg.Logger, nil)
+	}
 	s := &Service{cfg: cfg, nsp: cfg.IO.Of("/"), log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
 	s.health = newHealth(s.log)
 	s.presence = newFanout(s.broadcast, cfg.PresenceThreshold, cfg.PresenceInterval, s.log)
 	s.nsp.Use(s.authenticate)
 	s.nsp.OnConnection(s.onConnect)
 	cfg.Bus.Subscribe(s.deliver)
+	s.stopWatch = s.watchStore()
 	return s, nil
 }
 
 // Close stops presence announcements: called when the server shuts down,
 // before its sockets close, since their users are about to reconnect to
 // another instance rather than leave (presence itself is still updated).
-func (s *Service) Close() { s.presence.close() }
+func (s *Service) Close() {
+	s.presence.close()
+	s.stopWatch()
+}
 
 // UserLeft announces a user who left without a disconnect reaching this
 // instance (an instance that died); presence implementations call it.
@@ -128,7 +141,11 @@ func (s *Service) broadcast(event string, payload any) {
 func (s *Service) deliver(m globalchat.Message) {
 	s.histCache.advance(m.Seq)
 	s.cfg.Traffic.MessagesOut(s.nsp.RoomSize(globalchat.Room))
-	if err := s.nsp.To(globalchat.Room).Local().WithOffset(offset(m.Seq)).Emit(EventMessage, m); err != nil {
+	off := m.Seq
+	if m.Offset > 0 {
+		off = m.Offset // late: the client's offset must not move back
+	}
+	if err := s.nsp.To(globalchat.Room).Local().WithOffset(offset(off)).Emit(EventMessage, m); err != nil {
 		s.log.Error("chat: deliver", "seq", m.Seq, "err", err)
 	}
 }

@@ -89,13 +89,17 @@ func (h *handlers) healthz(w http.ResponseWriter, r *http.Request) {
 
 type readyResponse struct {
 	Status string            `json:"status"`
+	Mode   string            `json:"mode"`
 	Checks map[string]string `json:"checks"`
 	// Failing names the checks that did not answer, as a JSON list.
 	Failing []string `json:"failing,omitempty"`
 }
 
-// readyz asks every configured dependency at once; 503 names the ones
-// that do not answer.
+// readyz asks every configured dependency at once. It answers 200 while
+// the instance can accept messages, even degraded (Redis or the store
+// away, named in the status), so that a balancer does not drop every
+// instance during an outage of one dependency; 503 when it cannot (no
+// dependency answers, or the mode says both are away).
 func (h *handlers) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
 	defer cancel()
@@ -120,14 +124,28 @@ func (h *handlers) readyz(w http.ResponseWriter, r *http.Request) {
 			names = append(names, n)
 		}
 	}
+	mode := globalchat.ModeNormal
+	if h.d.Mode != nil {
+		mode = h.d.Mode()
+	}
+	res.Mode = mode.String()
+	sort.Strings(names)
 	if len(names) > 0 {
-		sort.Strings(names)
 		res.Failing = names
+	}
+	switch {
+	case len(names) == len(res.Checks) && len(names) > 0, !mode.CanAccept():
 		res.Status = "unavailable: " + joinNames(names)
 		writeJSON(w, http.StatusServiceUnavailable, res)
-		return
+	case len(names) > 0:
+		res.Status = "degraded: " + joinNames(names)
+		writeJSON(w, http.StatusOK, res)
+	case mode != globalchat.ModeNormal:
+		res.Status = "degraded: " + mode.String()
+		writeJSON(w, http.StatusOK, res)
+	default:
+		writeJSON(w, http.StatusOK, res)
 	}
-	writeJSON(w, http.StatusOK, res)
 }
 
 // joinNames lists names for the status line ("redis, mysql"); the

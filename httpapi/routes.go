@@ -26,7 +26,9 @@ type Deps struct {
 	SocketIO http.Handler // the Socket.IO server
 	Web      http.Handler // the web client
 	// Checks are the dependencies /readyz asks, by name.
-	Checks   map[string]globalchat.Checker
+	Checks map[string]globalchat.Checker
+	// Mode is the instance's mode, named in /readyz; nil: always normal.
+	Mode     func() globalchat.Mode
 	Gatherer prometheus.Gatherer
 	// Registerer receives the HTTP metrics; nil for none.
 	Registerer prometheus.Registerer

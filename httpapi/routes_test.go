@@ -84,13 +84,25 @@ func TestReadiness(t *testing.T) {
 	if code, body := serve(t, ok, "GET", "/readyz"); code != 200 || body["status"] != "ok" {
 		t.Fatalf("%d %v", code, body)
 	}
-	down := Deps{Chat: &fakeChat{}, Checks: map[string]globalchat.Checker{"redis": check{errors.New("refused")}, "mysql": check{}}}
+	// One dependency away: degraded, still ready (messages are accepted).
+	down := Deps{Chat: &fakeChat{}, Checks: map[string]globalchat.Checker{"redis": check{errors.New("refused")}, "mysql": check{}},
+		Mode: func() globalchat.Mode { return globalchat.ModeRedisAway }}
 	code, body := serve(t, down, "GET", "/readyz")
 	checks := body["checks"].(map[string]any)
 	failing, _ := body["failing"].([]any)
-	if code != 503 || checks["redis"] != "refused" || checks["mysql"] != "ok" ||
-		body["status"] != "unavailable: redis" || len(failing) != 1 || failing[0] != "redis" {
+	if code != 200 || checks["redis"] != "refused" || checks["mysql"] != "ok" ||
+		body["status"] != "degraded: redis" || body["mode"] != "redis away" || len(failing) != 1 || failing[0] != "redis" {
 		t.Fatalf("%d %v", code, body)
+	}
+	// Nothing answers, or the mode says nothing can hold a message: 503.
+	none := Deps{Chat: &fakeChat{}, Checks: map[string]globalchat.Checker{"redis": check{errors.New("refused")}, "mysql": check{errors.New("refused")}}}
+	if code, body := serve(t, none, "GET", "/readyz"); code != 503 || body["status"] != "unavailable: mysql, redis" {
+		t.Fatalf("%d %v", code, body)
+	}
+	both := Deps{Chat: &fakeChat{}, Checks: map[string]globalchat.Checker{"mysql": check{}},
+		Mode: func() globalchat.Mode { return globalchat.ModeBothAway }}
+	if code, body := serve(t, both, "GET", "/readyz"); code != 503 {
+		t.Fatalf("both away: %d %v", code, body)
 	}
 	if code, _ := serve(t, down, "GET", "/healthz"); code != 200 {
 		t.Fatalf("healthz %d", code)

@@ -27,7 +27,15 @@ var errBusClosed = errors.New("redis: bus closed")
 type BusOptions struct {
 	Recent  int           // messages kept in global-chat:recent; default 1000
 	Timeout time.Duration // one call to Redis; default 3s
-	Logger  *slog.Logger
+	// SpoolMax is the most messages global-chat:spool holds while the
+	// store does not take them; beyond it Publish refuses (unavailable).
+	// Default 100,000.
+	SpoolMax int
+	// Fill reads the store: the subscriber fills a gap with it when
+	// neither the cache nor the spool reaches back far enough (the cache
+	// was trimmed, or lost with a Redis restart). Nil: cache and spool only.
+	Fill   func(ctx context.Context, after int64, limit int) ([]globalchat.Message, error)
+	Logger *slog.Logger
 }
 
 // Bus numbers messages with one Redis counter and carries them to every
@@ -41,13 +49,16 @@ type BusOptions struct {
 // global-chat:recent before going on, so its handler sees each cached
 // message once, in order.
 type Bus struct {
-	client  *goredis.Client
-	recent  int
-	timeout time.Duration
-	log     *slog.Logger
-	publish *goredis.Script
-	ensure  *goredis.Script
-	batch   *batch.Batcher[*publishReq]
+	client   *goredis.Client
+	recent   int
+	spoolMax int
+	fill     func(ctx context.Context, after int64, limit int) ([]globalchat.Message, error)
+	release  chan int64 // seqs stored, to drop from the spool
+	timeout  time.Duration
+	log      *slog.Logger
+	publish  *goredis.Script
+	ensure   *goredis.Script
+	batch    *batch.Batcher[*publishReq]
 
 	// floor is the highest seq this instance published, delivered or was
 	// told about: Publish asks for a seq above it, so that a Redis that
@@ -70,21 +81,28 @@ func NewBus(client *goredis.Client, opts BusOptions) *Bus {
 	if opts.Timeout <= 0 {
 		opts.Timeout = defaultTimeout
 	}
+	if opts.SpoolMax <= 0 {
+		opts.SpoolMax = 100_000
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Bus{
-		client:  client,
-		recent:  opts.Recent,
-		timeout: opts.Timeout,
-		log:     opts.Logger,
-		publish: loadScript("publish"),
-		ensure:  loadScript("ensure_seq"),
-		ctx:     ctx,
-		cancel:  cancel,
+		client:   client,
+		recent:   opts.Recent,
+		spoolMax: opts.SpoolMax,
+		fill:     opts.Fill,
+		release:  make(chan int64, releaseQueue),
+		timeout:  opts.Timeout,
+		log:      opts.Logger,
+		publish:  loadScript("publish"),
+		ensure:   loadScript("ensure_seq"),
+		ctx:      ctx,
+		cancel:   cancel,
 	}
 	b.batch = batch.New(b.publishBatch, batch.Options{})
+	go b.releaseLoop()
 	return b
 }
 
@@ -119,6 +137,7 @@ func (b *Bus) Publish(ctx context.Context, msg globalchat.Message) (globalchat.M
 		return globalchat.Message{}, false, req.err
 	}
 	raise(&b.floor, req.stored.Seq)
+	req.stored.Spooled = true
 	return req.stored, req.duplicate, nil
 }
 
@@ -133,12 +152,16 @@ type publishReq struct {
 	err       error
 }
 
-// publishBatch publishes a batch with one run of publish.lua.
+// publishBatch publishes a batch with one run of publish.lua. The script
+// is given a deadline before the call's own timeout: a Redis that freezes
+// (SIGSTOP, a long fork) and runs it later finds it expired and publishes
+// nothing, so a caller told "unavailable" was told the truth.
 func (b *Bus) publishBatch(ctx context.Context, reqs []*publishReq) error {
-	keys := make([]string, 0, 2+2*len(reqs))
-	args := make([]any, 0, 4+2*len(reqs))
-	keys = append(keys, keySeq, keyRecent)
-	args = append(args, b.recent, int(messageTTL/time.Second), channelMessages, b.floor.Load())
+	keys := make([]string, 0, 3+2*len(reqs))
+	args := make([]any, 0, 6+2*len(reqs))
+	deadline := time.Now().Add(b.timeout * 3 / 4).UnixMilli()
+	keys = append(keys, keySeq, keyRecent, keySpool)
+	args = append(args, b.recent, int(messageTTL/time.Second), channelMessages, b.floor.Load(), deadline, b.spoolMax)
 	for _, r := range reqs {
 		keys = append(keys, r.idKey, r.clientKey)
 		args = append(args, r.head, r.tail)
@@ -153,8 +176,17 @@ func (b *Bus) publishBatch(ctx context.Context, reqs []*publishReq) error {
 		return fmt.Errorf("redis: publish: %d replies for %d messages", len(res)/2, len(reqs))
 	}
 	for i, r := range reqs {
-		isNew, _ := res[2*i].(int64)
-		r.duplicate = isNew != 1
+		status, _ := res[2*i].(int64)
+		switch status {
+		case -1:
+			r.err = fmt.Errorf("redis: publish: the spool holds %d messages the store has not taken: %w: %w",
+				b.spoolMax, globalchat.ErrUnavailable, globalchat.ErrOverloaded)
+			continue
+		case -2:
+			r.err = fmt.Errorf("redis: publish: Redis ran the publish after its deadline: %w", globalchat.ErrUnavailable)
+			continue
+		}
+		r.duplicate = status != 1
 		r.stored, r.err = decodeMessage(res[2*i+1])
 		if r.err != nil {
 			r.err = fmt.Errorf("redis: publish: %w", r.err)
@@ -271,10 +303,20 @@ func (b *Bus) Since(ctx context.Context, after int64, limit int) ([]globalchat.M
 func (b *Bus) EnsureSeq(ctx context.Context, seq int64) error {
 	ctx, cancel := withTimeout(ctx, b.timeout)
 	defer cancel()
-	if err := b.ensure.Run(ctx, b.client, []string{keySeq}, seq).Err(); err != nil {
+	if err := b.ensure.Run(ctx, b.client, []string{keySeq, keyRecent}, seq).Err(); err != nil {
 		return unavailable("ensure seq", err)
 	}
 	raise(&b.floor, seq)
+	return nil
+}
+
+// Ping reports whether Redis answers on the message path's connections.
+func (b *Bus) Ping(ctx context.Context) error {
+	ctx, cancel := withTimeout(ctx, b.timeout)
+	defer cancel()
+	if err := b.client.Ping(ctx).Err(); err != nil {
+		return unavailable("ping", err)
+	}
 	return nil
 }
 

@@ -1,10 +1,12 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -167,12 +169,12 @@ func (s *subscriber) start(ctx context.Context) error {
 // subscriber was not subscribed is in the cache: it is delivered first.
 func (s *subscriber) resume(ctx context.Context) error {
 	c, cancel := withTimeout(ctx, s.bus.timeout)
-	err := s.bus.ensure.Run(c, s.bus.client, []string{keySeq}, s.last).Err()
+	err := s.bus.ensure.Run(c, s.bus.client, []string{keySeq, keyRecent}, s.last).Err()
 	cancel()
 	if err != nil {
 		return unavailable("resume", err)
 	}
-	return s.deliverCached(ctx, "+inf")
+	return s.catchUp(ctx, 0)
 }
 
 // receive delivers one published message: nothing if it was delivered
@@ -187,54 +189,127 @@ func (s *subscriber) receive(ctx context.Context, payload string) error {
 		return nil
 	}
 	if m.Seq > s.last+1 {
-		if err := s.deliverCached(ctx, "("+strconv.FormatInt(m.Seq, 10)); err != nil {
+		if err := s.catchUp(ctx, m.Seq); err != nil {
 			return err
 		}
 		if m.Seq <= s.last {
 			return nil
-		}
-		if m.Seq > s.last+1 {
-			s.bus.log.Warn("redis bus: seq jumped over messages not in the cache (EnsureSeq, or cache trimmed or lost)",
-				"after", s.last, "next", m.Seq)
 		}
 	}
 	s.deliver(m)
 	return nil
 }
 
-// deliverCached delivers the cached messages after the last delivered, up
-// to maxScore (a ZRANGEBYSCORE bound), page by page.
-func (s *subscriber) deliverCached(ctx context.Context, maxScore string) error {
-	from := s.last
+// catchUp delivers, in seq order, what was published after the last
+// delivered and before seq before (0: no bound): from the cache, and where
+// the cache does not reach back to the last delivered (trimmed, or lost
+// with Redis's data), from the spool and the store. A seq found in none
+// of them is a hole that stays one: publish.lua caches and spools a
+// message in the step that publishes it, and a message leaves the spool
+// only once stored.
+func (s *subscriber) catchUp(ctx context.Context, before int64) error {
 	for {
-		c, cancel := withTimeout(ctx, s.bus.timeout)
-		page, err := s.bus.client.ZRangeByScoreWithScores(c, keyRecent, &goredis.ZRangeBy{
-			Min: "(" + strconv.FormatInt(from, 10), Max: maxScore, Count: catchUpPage,
-		}).Result()
-		cancel()
+		page, err := s.cached(ctx, before)
 		if err != nil {
-			return unavailable("catch up", err)
+			return err
 		}
-		for _, z := range page {
-			from = int64(z.Score)
-			m, err := decodeMessage(z.Member)
-			if err != nil {
-				s.bus.log.Warn("redis bus: cached message skipped", "err", err)
-				continue
+		if len(page) == 0 || page[0].Seq > s.last+1 {
+			upTo := before
+			if len(page) > 0 {
+				upTo = page[0].Seq
 			}
-			if m.Seq <= s.last {
-				continue
+			if err := s.fill(ctx, upTo); err != nil {
+				return err
 			}
-			if m.Seq > s.last+1 {
-				s.bus.log.Warn("redis bus: seq jumped over messages not in the cache (EnsureSeq, or cache trimmed or lost)",
-					"after", s.last, "next", m.Seq)
+		}
+		for _, m := range page {
+			if m.Seq > s.last {
+				s.deliver(m)
 			}
-			s.deliver(m)
 		}
 		if len(page) < catchUpPage {
 			return nil
 		}
 	}
+}
+
+// cached returns a page of the cache after the last delivered, below before.
+func (s *subscriber) cached(ctx context.Context, before int64) ([]globalchat.Message, error) {
+	return s.bus.rangeOf(ctx, keyRecent, s.last, before, catchUpPage)
+}
+
+// fill delivers, from the spool and the store, what lies after the last
+// delivered and below before (0: no bound).
+func (s *subscriber) fill(ctx context.Context, before int64) error {
+	for {
+		spooled, err := s.bus.rangeOf(ctx, keySpool, s.last, before, catchUpPage)
+		if err != nil {
+			return err
+		}
+		var stored []globalchat.Message
+		if s.bus.fill != nil {
+			c, cancel := withTimeout(ctx, s.bus.timeout)
+			stored, err = s.bus.fill(c, s.last, catchUpPage)
+			cancel()
+			if err != nil {
+				// The store is down: the cache and the spool are all
+				// there is (what neither holds was stored before the
+				// outage and is read from the store later).
+				s.bus.log.Warn("redis bus: gap not filled from the store", "after", s.last, "err", err)
+			}
+		}
+		page := mergeSeq(spooled, stored, before)
+		for _, m := range page {
+			s.deliver(m)
+		}
+		if len(spooled) < catchUpPage && len(stored) < catchUpPage {
+			return nil
+		}
+		if len(page) == 0 {
+			return nil
+		}
+	}
+}
+
+// rangeOf reads up to limit messages of the ZSET key with after < seq <
+// before (0: no bound), oldest first.
+func (b *Bus) rangeOf(ctx context.Context, key string, after, before int64, limit int) ([]globalchat.Message, error) {
+	maxScore := "+inf"
+	if before > 0 {
+		maxScore = "(" + strconv.FormatInt(before, 10)
+	}
+	c, cancel := withTimeout(ctx, b.timeout)
+	defer cancel()
+	vals, err := b.client.ZRangeByScore(c, key, &goredis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(after, 10), Max: maxScore, Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, unavailable("catch up", err)
+	}
+	msgs := make([]globalchat.Message, 0, len(vals))
+	for _, v := range vals {
+		m, err := decodeMessage(v)
+		if err != nil {
+			b.log.Warn("redis bus: cached message skipped", "err", err)
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// mergeSeq merges two seq-ordered lists into one, each seq once, below
+// before (0: no bound).
+func mergeSeq(a, b []globalchat.Message, before int64) []globalchat.Message {
+	out := make([]globalchat.Message, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	slices.SortStableFunc(out, func(x, y globalchat.Message) int { return cmp.Compare(x.Seq, y.Seq) })
+	out = slices.CompactFunc(out, func(x, y globalchat.Message) bool { return x.Seq == y.Seq })
+	if before > 0 {
+		i, _ := slices.BinarySearchFunc(out, before, func(m globalchat.Message, seq int64) int { return cmp.Compare(m.Seq, seq) })
+		out = out[:i]
+	}
+	return out
 }
 
 func (s *subscriber) deliver(m globalchat.Message) {

@@ -33,6 +33,11 @@ type PresenceOptions struct {
 	// connection died, or its keys expired, or at Close. count is the
 	// number of users online after it.
 	OnLeft func(u globalchat.User, count int)
+	// OnLost is called, from the reaper's goroutine, after this instance
+	// found its registration gone (Redis lost its data, or the instance
+	// was reaped) and registered its sockets again: what else it keeps in
+	// Redis (recovery sessions) needs writing again too.
+	OnLost func()
 	Logger *slog.Logger
 }
 
@@ -89,6 +94,9 @@ func NewPresence(client *goredis.Client, opts PresenceOptions) *Presence {
 	}
 	if opts.OnLeft == nil {
 		opts.OnLeft = func(globalchat.User, int) {}
+	}
+	if opts.OnLost == nil {
+		opts.OnLost = func() {}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

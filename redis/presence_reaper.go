@@ -86,6 +86,7 @@ func (p *Presence) afterBeat(ctx context.Context, b beat, first bool) {
 		p.log.Warn("redis presence: instance was reaped or Redis lost its data; registering its sockets again",
 			"instance", p.opts.InstanceID)
 		p.readd(ctx)
+		p.opts.OnLost()
 	}
 	cutoff := b.now - p.opts.DeadAfter.Milliseconds()
 	for _, id := range b.dead {

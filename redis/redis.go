@@ -17,6 +17,7 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -31,11 +32,14 @@ import (
 
 // Keys and channels of the reference design, and the ones added here.
 const (
-	keySeq         = "global-chat:seq"          // string: the room's last seq; the one key without TTL
-	keyRecent      = "global-chat:recent"       // ZSET: recent message JSON by seq, trimmed
-	keyOnlineUsers = "global-chat:online-users" // SET: user ids online
-	keyOnlineNames = "global-chat:online-names" // ZSET (score 0): "name\x00userId", for Online in name order
-	keyInstances   = "global-chat:instances"    // ZSET: instance id by last heartbeat (ms, Redis time)
+	keySeq    = "global-chat:seq"    // string: the room's last seq; the one key without TTL
+	keyRecent = "global-chat:recent" // ZSET: recent message JSON by seq, trimmed
+	keySpool  = "global-chat:spool"  // ZSET: message JSON by seq until the store has it; bounded, no TTL
+
+	keySpoolConflicts = "global-chat:spool-conflicts" // ZSET: spooled messages the store refused; for the operator, no TTL
+	keyOnlineUsers    = "global-chat:online-users"    // SET: user ids online
+	keyOnlineNames    = "global-chat:online-names"    // ZSET (score 0): "name\x00userId", for Online in name order
+	keyInstances      = "global-chat:instances"       // ZSET: instance id by last heartbeat (ms, Redis time)
 
 	channelMessages = "global-chat:messages" // pub/sub: message JSON in seq order
 
@@ -145,7 +149,10 @@ func unavailable(op string, err error) error {
 			transient = transient || strings.HasPrefix(rerr.Error(), p)
 		}
 	}
-	if (rerr != nil && !transient) || errors.Is(err, context.Canceled) {
+	// A certificate Redis's own TLS does not pass is a setting to fix,
+	// not an outage to wait out.
+	var verr *tls.CertificateVerificationError
+	if (rerr != nil && !transient) || errors.Is(err, context.Canceled) || errors.As(err, &verr) {
 		return fmt.Errorf("redis: %s: %w", op, err)
 	}
 	return fmt.Errorf("redis: %s: %w: %w", op, globalchat.ErrUnavailable, err)

@@ -114,7 +114,7 @@ func (n *Namespace) connect(c *client, auth []byte) {
 	if onConnect != nil {
 		onConnect(s)
 	}
-	if r := n.srv.opts.Recovery; r != nil && r.SaveOnConnect {
+	if r := n.srv.opts.Recovery; r != nil && r.SaveOnConnect != nil && r.SaveOnConnect() {
 		s.saveSession(s.Rooms(), r.ConnectedTTL)
 	}
 }

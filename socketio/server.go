@@ -46,10 +46,12 @@ type RecoveryOptions struct {
 	// the offsets (BroadcastOperator.WithOffset) and broadcasts without
 	// one are not replayed.
 	Replayer Replayer
-	// SaveOnConnect also saves each session when it connects, kept for
-	// ConnectedTTL, so that the clients of an instance that dies (and so
-	// saves nothing) recover on another one. For a shared SessionStore.
-	SaveOnConnect bool
+	// SaveOnConnect, when it returns true, also saves each session when
+	// it connects, kept for ConnectedTTL, so that the clients of an
+	// instance that dies (and so saves nothing) recover on another one.
+	// For a shared SessionStore; asked at each connect, so that it follows
+	// the store in use. Nil: never.
+	SaveOnConnect func() bool
 	// ConnectedTTL bounds a session saved at connect; default 24h.
 	ConnectedTTL time.Duration
 }
@@ -141,6 +143,37 @@ func (s *Server) namespace(name string) *Namespace {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.nsps[name]
+}
+
+// SaveSessions saves the session of every connected socket again, as
+// SaveOnConnect does at connect: for a shared SessionStore that lost them
+// (a Redis that lost its data), so that the clients of an instance that
+// dies later still recover elsewhere. It returns how many it saved.
+func (s *Server) SaveSessions() int {
+	r := s.opts.Recovery
+	if r == nil || r.SaveOnConnect == nil || !r.SaveOnConnect() {
+		return 0
+	}
+	s.mu.RLock()
+	nsps := make([]*Namespace, 0, len(s.nsps))
+	for _, n := range s.nsps {
+		nsps = append(nsps, n)
+	}
+	s.mu.RUnlock()
+	saved := 0
+	for _, n := range nsps {
+		n.mu.RLock()
+		socks := make([]*Socket, 0, len(n.sockets))
+		for _, sock := range n.sockets {
+			socks = append(socks, sock)
+		}
+		n.mu.RUnlock()
+		for _, sock := range socks {
+			sock.saveSession(sock.Rooms(), r.ConnectedTTL)
+			saved++
+		}
+	}
+	return saved
 }
 
 // Connections returns the number of open Engine.IO connections.

@@ -422,7 +422,7 @@ func (s *Socket) saveSession(rooms []string, ttl time.Duration) {
 // purpose.
 func (s *Socket) forgetSession() {
 	r := s.nsp.srv.opts.Recovery
-	if r == nil || !r.SaveOnConnect || s.pid == "" {
+	if r == nil || r.SaveOnConnect == nil || !r.SaveOnConnect() || s.pid == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

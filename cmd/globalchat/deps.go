@@ -13,6 +13,7 @@ import (
 
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/bandwidth"
+	"github.com/globalchat/globalchat/failover"
 	"github.com/globalchat/globalchat/inmem"
 	"github.com/globalchat/globalchat/internal/swap"
 	"github.com/globalchat/globalchat/mysql"
@@ -24,7 +25,13 @@ import (
 // deps are the implementations of the domain interfaces this process
 // runs on: embedded (SQLite, memory) or production (MySQL, Redis).
 type deps struct {
-	mode     string
+	// state is the instance's mode (Redis away, store away), set by the
+	// components that see a dependency fail and read when acting.
+	state *globalchat.State
+	// redisOn says whether presence, sessions and the adapter are on
+	// Redis (not yet when Redis did not answer at start).
+	redisOn  atomic.Bool
+	redisBus *redis.Bus // the spool's owner, in Redis mode
 	store    globalchat.MessageStore
 	bus      globalchat.Bus
 	presence globalchat.Presence
@@ -39,13 +46,16 @@ type deps struct {
 	// that discover departures themselves (a dead instance's users).
 	onUserLeft func(func(globalchat.User, int))
 	userLeft   atomic.Pointer[func(globalchat.User, int)]
+	// sessionsLost saves the recovery sessions of every connected socket
+	// again: Redis lost them, or they were kept in memory until now.
+	sessionsLost atomic.Pointer[func()]
 	// swaps are set while Redis has not answered yet.
 	swaps *swaps
-	mu    sync.Mutex // guards closers and mode once running
+	mu    sync.Mutex // guards closers once running
 }
 
-func openDeps(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
-	d := &deps{mode: "embedded", checks: map[string]globalchat.Checker{}}
+func openDeps(ctx context.Context, cfg config, log *slog.Logger, state *globalchat.State) (*deps, error) {
+	d := &deps{state: state, checks: map[string]globalchat.Checker{}}
 	d.onUserLeft = func(f func(globalchat.User, int)) { d.userLeft.Store(&f) }
 	if err := d.openStore(ctx, cfg, log); err != nil {
 		return nil, err
@@ -56,25 +66,45 @@ func openDeps(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) 
 	} else {
 		d.openMemory(cfg, log)
 	}
-	if err == nil {
+	if err == nil && !d.state.StoreAway() {
 		err = seedSeq(ctx, d.bus, d.store)
 	}
 	if err != nil {
 		d.close()
 		return nil, err
 	}
+	if pending, ok := d.store.(*pendingStore); ok {
+		pending.start(cfg.MySQLDSN, log, func(s *mysql.Store) {
+			// The store's seqs may be ahead of Redis's (Redis lost its data
+			// meanwhile): the bus continues after them.
+			if err := seedSeq(context.Background(), d.bus, s); err != nil {
+				log.Warn("mysql open, but the seq could not be raised to its last", "err", err)
+			}
+		})
+	}
 	return d, nil
 }
 
-// openStore opens MySQL when configured, SQLite otherwise.
+// openStore opens MySQL when configured, SQLite otherwise. A MySQL that
+// does not answer at start is waited for in the background when Redis is
+// configured (its spool holds the messages meanwhile); without Redis
+// nothing could hold them, and the start fails.
 func (d *deps) openStore(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.MySQLDSN != "" {
 		store, err := mysql.Open(ctx, cfg.MySQLDSN, log)
-		if err != nil {
-			return err
+		switch {
+		case err == nil:
+			d.store, d.checks["mysql"] = store, store
+			d.closers = append(d.closers, store.Close)
+			return nil
+		case cfg.RedisURL == "" || !storeUnreachable(err):
+			return fmt.Errorf("MYSQL_DSN: %w", err)
 		}
-		d.store, d.checks["mysql"] = store, store
-		d.closers = append(d.closers, store.Close)
+		log.Warn("mysql unreachable at start: messages wait in the Redis spool; retrying", "err", err)
+		d.state.SetStoreAway(true, err)
+		pending := newPending()
+		d.store, d.checks["mysql"] = pending, pending
+		d.closers = append(d.closers, pending.Close)
 		return nil
 	}
 	store, err := sqlite.Open(ctx, cfg.SQLitePath, log)
@@ -120,25 +150,28 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 		if err := redis.Ping(ctx, client); err != nil {
 			return err
 		}
-		if d.currentMode() != "redis" {
+		if !d.redisOn.Load() {
 			return errors.New("redis answers; still on in-memory state, switching")
 		}
 		return nil
 	})
 	err = redis.Ping(ctx, client)
+	if err != nil && !errors.Is(err, globalchat.ErrUnavailable) {
+		return fmt.Errorf("REDIS_URL: %w", err) // a mistake, not an outage
+	}
+	d.openBus(ctx, msgClient, err != nil, log)
 	if err == nil {
-		d.mode = "redis"
+		d.redisOn.Store(true)
 		return d.useRedis(ctx, clients, cfg, log)
 	}
 	log.Warn("redis unreachable at start: running on in-memory state (this instance alone) and retrying", "err", err)
-	d.mode = "redis (waiting, in memory)"
 	d.openMemory(cfg, log)
 	d.swaps = &swaps{
-		bus: swap.NewBus(d.bus), presence: swap.NewPresence(d.presence), limiter: swap.NewRateLimiter(d.limiter),
+		presence: swap.NewPresence(d.presence), limiter: swap.NewRateLimiter(d.limiter),
 		sessions: swap.NewSessions(d.sessions), adapter: swap.NewAdapter(d.adapter),
-		memBus: d.bus, memPresence: d.presence.(*inmem.Presence),
+		memPresence: d.presence.(*inmem.Presence),
 	}
-	d.bus, d.presence, d.limiter = d.swaps.bus, d.swaps.presence, d.swaps.limiter
+	d.presence, d.limiter = d.swaps.presence, d.swaps.limiter
 	d.sessions, d.adapter = d.swaps.sessions, d.swaps.adapter
 	retry, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -150,6 +183,24 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 	return nil
 }
 
+// openBus sets up the message bus of Redis mode: the Redis bus, behind
+// the failover to the store while Redis is away, and the spool's drain.
+func (d *deps) openBus(ctx context.Context, client *goredis.Client, away bool, log *slog.Logger) {
+	rb := redis.NewBus(client, redis.BusOptions{Timeout: failover.PublishTimeout, Fill: d.store.After, Logger: log})
+	d.redisBus = rb
+	d.bus = rb
+	if seq, ok := d.store.(globalchat.Sequencer); ok {
+		d.bus = failover.New(failover.Options{Primary: rb, Store: seq, State: d.state, Logger: log, StartAway: away})
+	}
+	drain, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rb.DrainSpool(drain, d.store, func(n int) { log.Info("spool drained into the store", "messages", n) })
+	}()
+	d.closers = append(d.closers, d.bus.Close, func() error { stop(); <-done; return nil })
+}
+
 // redisClients are the connection pools to Redis: one for the message
 // path (bus, rate limiter), one for connection flows and the rest.
 type redisClients struct{ flows, messages *goredis.Client }
@@ -158,7 +209,6 @@ type redisClients struct{ flows, messages *goredis.Client }
 func (d *deps) useRedis(ctx context.Context, clients redisClients, cfg config, log *slog.Logger) error {
 	id := cfg.instanceID()
 	client := clients.flows
-	bus := redis.NewBus(clients.messages, redis.BusOptions{Logger: log})
 	presence := redis.NewPresence(client, redis.PresenceOptions{
 		InstanceID: id, Logger: log,
 		OnLeft: func(u globalchat.User, count int) {
@@ -166,29 +216,28 @@ func (d *deps) useRedis(ctx context.Context, clients redisClients, cfg config, l
 				(*f)(u, count)
 			}
 		},
+		OnLost: d.resaveSessions,
 	})
 	if err := presence.Start(ctx); err != nil {
-		bus.Close()
 		return err
 	}
 	limiter := redis.NewRateLimiter(clients.messages, cfg.RatePerMinute)
 	sessions := redis.NewSessionStore(client, "")
 	d.mu.Lock()
-	d.closers = append(d.closers, bus.Close, presence.Close, limiter.Close, sessions.Close)
+	d.closers = append(d.closers, presence.Close, limiter.Close, sessions.Close)
 	d.mu.Unlock()
-	d.bus, d.presence, d.limiter, d.sessions = bus, presence, limiter, sessions
+	d.presence, d.sessions = presence, sessions
+	d.limiter = &failover.RateLimiter{Primary: limiter, Fallback: inmem.NewRateLimiter(cfg.RatePerMinute, nil)}
 	d.adapter = redis.NewAdapter(client, redis.AdapterOptions{InstanceID: id, Logger: log})
 	return nil
 }
 
 // swaps are the forwarding implementations of a server waiting for Redis.
 type swaps struct {
-	bus         *swap.Bus
 	presence    *swap.Presence
 	limiter     *swap.RateLimiter
 	sessions    *swap.Sessions
 	adapter     *swap.Adapter
-	memBus      globalchat.Bus
 	memPresence *inmem.Presence
 }
 
@@ -215,32 +264,23 @@ func (d *deps) retryRedis(ctx context.Context, clients redisClients, cfg config,
 	}
 }
 
-// switchToRedis moves the running server to Redis: the sequence goes on
-// from the highest seq handed out, the connections of this instance are
+// switchToRedis moves the running server's presence, rate limits,
+// sessions and adapter to Redis: the connections of this instance are
 // registered in the shared presence, then each forwarder points at Redis.
+// (The bus moves by itself: see package failover.)
 func (d *deps) switchToRedis(ctx context.Context, clients redisClients, cfg config, log *slog.Logger) error {
 	next := &deps{checks: map[string]globalchat.Checker{}}
 	next.userLeft.Store(d.userLeft.Load())
+	next.sessionsLost.Store(d.sessionsLost.Load())
 	if err := next.useRedis(ctx, clients, cfg, log); err != nil {
 		return err
 	}
 	s := d.swaps
-	last, err := d.store.LastSeq(ctx)
-	if err == nil {
-		var recent []globalchat.Message
-		recent, err = s.memBus.Recent(ctx, 0, 1)
-		if len(recent) > 0 {
-			last = max(last, recent[0].Seq)
-		}
-	}
-	if err == nil {
-		err = next.bus.EnsureSeq(ctx, last)
-	}
+	var err error
 	for _, c := range s.memPresence.Conns() {
-		if err != nil {
+		if _, _, err = next.presence.Add(ctx, c); err != nil {
 			break
 		}
-		_, _, err = next.presence.Add(ctx, c)
 	}
 	if err == nil {
 		var old socketio.Adapter
@@ -252,15 +292,23 @@ func (d *deps) switchToRedis(ctx context.Context, clients redisClients, cfg conf
 		next.close()
 		return err
 	}
-	s.bus.Swap(next.bus).Close()
 	s.presence.Swap(next.presence)
 	s.limiter.Swap(next.limiter)
 	s.sessions.Swap(next.sessions)
 	d.mu.Lock()
 	d.closers = append(d.closers, next.closers...)
-	d.mode = "redis"
 	d.mu.Unlock()
+	d.redisOn.Store(true)
+	d.resaveSessions()
 	return nil
+}
+
+// resaveSessions writes every connected socket's recovery session again,
+// in the background.
+func (d *deps) resaveSessions() {
+	if f := d.sessionsLost.Load(); f != nil {
+		go (*f)()
+	}
 }
 
 // redisLogger routes go-redis's own log lines to slog.
@@ -275,10 +323,15 @@ type checkFunc func(ctx context.Context) error
 
 func (f checkFunc) Ping(ctx context.Context) error { return f(ctx) }
 
-func (d *deps) currentMode() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.mode
+// modeName names what the instance runs on, for logs.
+func (d *deps) modeName() string {
+	switch {
+	case d.redisBus == nil:
+		return "embedded (one instance, in memory)"
+	case !d.redisOn.Load():
+		return "redis configured, waiting for it (in memory meanwhile): " + d.state.Mode().String()
+	}
+	return "redis: " + d.state.Mode().String()
 }
 
 // seedSeq makes the bus continue the store's sequence, so a restart (or a

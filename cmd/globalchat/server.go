@@ -40,11 +40,12 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// One name for this instance, in presence and in the accounting.
 	cfg.InstanceID = cfg.instanceID()
-	d, err := openDeps(ctx, cfg, log)
+	state := globalchat.NewState(log, modeMetrics(reg))
+	d, err := openDeps(ctx, cfg, log, state)
 	if err != nil {
 		return nil, err
 	}
-	logState(log, cfg, d.currentMode())
+	logState(log, cfg, d.modeName())
 	// Client mistakes (refused connections, invalid messages) are logged
 	// sampled per address: a hostile client cannot flood the log.
 	sampler := logsample.New(log, logsample.Options{})
@@ -62,15 +63,18 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	svc, err := chat.New(chat.Config{
 		IO: io, Store: d.store, Bus: d.bus, Presence: d.presence, Limiter: d.limiter,
 		Auth: auth, Logger: log, Registerer: reg,
-		PresenceThreshold: cfg.PresenceThreshold, Traffic: acct.chat(), Sampler: sampler,
+		PresenceThreshold: cfg.PresenceThreshold, Traffic: acct.chat(), Sampler: sampler, State: state,
 	})
 	if err != nil {
 		d.close()
 		return nil, err
 	}
+	registerSpool(reg, d)
 	d.onUserLeft(svc.UserLeft)
+	resave := func() { log.Info("recovery sessions saved again", "sockets", io.SaveSessions()) }
+	d.sessionsLost.Store(&resave)
 	handler := httpapi.Routes(httpapi.Deps{
-		Chat: svc, SocketIO: io, Web: web.Handler(), Checks: d.checks,
+		Chat: svc, SocketIO: io, Web: web.Handler(), Checks: d.checks, Mode: state.Mode,
 		Gatherer: reg, Registerer: reg, Meter: acct.meter, Logger: log,
 	})
 	samplerCtx, stopSampler := context.WithCancel(context.Background())
@@ -103,7 +107,9 @@ func ioOptions(cfg config, d *deps, acct *accounting, log *slog.Logger, reg prom
 			MaxDisconnection: cfg.RecoveryWindow,
 			Sessions:         d.sessions,
 			Replayer:         chat.Replayer{Bus: d.bus, Store: d.store},
-			SaveOnConnect:    d.mode == "redis",
+			// Sessions saved at connect are for the other instances:
+			// only once they are kept in Redis.
+			SaveOnConnect: d.redisOn.Load,
 		},
 		Logger: log, Registerer: reg,
 	}
@@ -118,7 +124,7 @@ func (s *server) serve(ctx context.Context, ready chan<- string) error {
 		s.close()
 		return fmt.Errorf("listen: %w", err)
 	}
-	s.log.Info("globalchat listening", "addr", ln.Addr().String(), "mode", s.deps.currentMode(), "auth", authMode(s.cfg),
+	s.log.Info("globalchat listening", "addr", ln.Addr().String(), "mode", s.deps.modeName(), "auth", authMode(s.cfg),
 		"bandwidth_accounting", s.cfg.Accounting, "version", versionString())
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -190,4 +196,42 @@ func authMode(cfg config) string {
 		return "jwt"
 	}
 	return "guest"
+}
+
+// modeMetrics registers the mode gauge and the transitions counter, and
+// returns what updates them.
+func modeMetrics(reg prometheus.Registerer) func(from, to globalchat.Mode) {
+	mode := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "globalchat_mode", Help: "1 for the mode the instance is in: normal, redis away, store away, redis and store away.",
+	}, []string{"mode"})
+	moves := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "globalchat_mode_changes_total", Help: "Moves between modes (fallbacks and returns), by the mode entered.",
+	}, []string{"to"})
+	reg.MustRegister(mode, moves)
+	for _, m := range globalchat.Modes {
+		mode.WithLabelValues(m.String()).Set(0)
+	}
+	mode.WithLabelValues(globalchat.ModeNormal.String()).Set(1)
+	return func(from, to globalchat.Mode) {
+		mode.WithLabelValues(from.String()).Set(0)
+		mode.WithLabelValues(to.String()).Set(1)
+		moves.WithLabelValues(to.String()).Inc()
+	}
+}
+
+// registerSpool exports the Redis spool's depth, in Redis mode.
+func registerSpool(reg prometheus.Registerer, d *deps) {
+	rb := d.redisBus
+	if rb == nil {
+		return
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "globalchat_spool_depth", Help: "Messages in the Redis spool that the store has not taken yet.",
+	}, func() float64 {
+		n, err := rb.SpoolDepth(context.Background())
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 }

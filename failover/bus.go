@@ -1,0 +1,341 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/globalchat/globalchat"
+)
+
+// Defaults of Options.
+const (
+	// Gap is how far each move between sequencers jumps the seq: room for
+	// what the other one may still hand out before every instance has
+	// moved (a few seconds of messages).
+	Gap = 100_000
+	// PublishTimeout is how long a publish waits for Redis before the
+	// instance declares it away: a Redis that hangs (SIGSTOP) is away
+	// after this long.
+	PublishTimeout = 2 * time.Second
+	pollEvery      = 250 * time.Millisecond
+	probeEvery     = time.Second
+	pollPage       = 500
+	// grace is how long after Redis's return the store is still read for
+	// what instances that had not moved back yet appended.
+	grace = 15 * time.Second
+)
+
+var _ globalchat.Bus = (*Bus)(nil)
+
+// Options configures a Bus.
+type Options struct {
+	Primary globalchat.Bus       // the Redis bus
+	Store   globalchat.Sequencer // the sequencer of record while Redis is away
+	State   *globalchat.State    // where the mode is recorded
+	Logger  *slog.Logger
+	// StartAway starts on the store (Redis did not answer at start).
+	StartAway bool
+}
+
+// Bus is a globalchat.Bus that moves between Redis and the store.
+type Bus struct {
+	primary globalchat.Bus
+	store   globalchat.Sequencer
+	state   *globalchat.State
+	log     *slog.Logger
+
+	away atomic.Bool
+	poke chan struct{}
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu         sync.Mutex // guards what follows, and each move
+	d          *deliverer
+	fenced     bool      // the store's counter was raised since the move away
+	pollFrom   int64     // the poller reads the store after this seq
+	pollSet    bool      // pollFrom was read from the store (not the whole table)
+	fence      int64     // Redis's first seq after the last return
+	graceUntil time.Time // the poller reads until then after a return
+}
+
+// New returns a Bus; Subscribe starts it.
+func New(opts Options) *Bus {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.State == nil {
+		opts.State = globalchat.NewState(opts.Logger, nil)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	b := &Bus{primary: opts.Primary, store: opts.Store, state: opts.State, log: opts.Logger,
+		poke: make(chan struct{}, 1), ctx: ctx, stop: stop}
+	if opts.StartAway {
+		b.away.Store(true)
+		b.state.SetRedisAway(true, errors.New("redis did not answer at start"))
+	}
+	return b
+}
+
+// Subscribe implements globalchat.Bus.
+func (b *Bus) Subscribe(handler func(globalchat.Message)) {
+	b.mu.Lock()
+	if b.d != nil {
+		b.mu.Unlock()
+		return
+	}
+	b.d = newDeliverer(handler)
+	// What the store holds was delivered before this process started:
+	// the poller starts after it.
+	ctx, cancel := context.WithTimeout(b.ctx, PublishTimeout)
+	if last, err := b.store.LastSeq(ctx); err == nil {
+		b.d.last, b.pollFrom, b.pollSet = last, last, true
+	}
+	cancel()
+	b.mu.Unlock()
+	b.primary.Subscribe(b.d.deliver)
+	b.wg.Add(2)
+	go b.pollLoop()
+	go b.watchLoop()
+}
+
+// Publish implements globalchat.Bus: on Redis while it answers, on the
+// store while it does not.
+func (b *Bus) Publish(ctx context.Context, m globalchat.Message) (globalchat.Message, bool, error) {
+	if !b.away.Load() {
+		c, cancel := context.WithTimeout(ctx, PublishTimeout)
+		stored, dup, err := b.primary.Publish(c, m)
+		cancel()
+		if err == nil || !redisAway(err) {
+			return stored, dup, err
+		}
+		b.moveAway(err)
+	}
+	return b.append(ctx, m)
+}
+
+// redisAway tells a Redis that is away (refused, timed out) from one that
+// answered no (a full spool, bad data).
+func redisAway(err error) bool {
+	if errors.Is(err, globalchat.ErrOverloaded) {
+		return false
+	}
+	return errors.Is(err, globalchat.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// append numbers and stores m in the store, then wakes the poller that
+// delivers it.
+func (b *Bus) append(ctx context.Context, m globalchat.Message) (globalchat.Message, bool, error) {
+	if err := b.ensureFenced(ctx); err != nil {
+		return globalchat.Message{}, false, err
+	}
+	stored, dup, err := b.store.Append(ctx, m)
+	if err != nil {
+		return globalchat.Message{}, false, err
+	}
+	b.wake()
+	return stored, dup, nil
+}
+
+// moveAway puts the instance on the store.
+func (b *Bus) moveAway(cause error) {
+	b.mu.Lock()
+	if b.away.Load() {
+		b.mu.Unlock()
+		return
+	}
+	b.away.Store(true)
+	b.fenced = false
+	b.pollFrom = max(b.pollFrom, b.d.lastSeq())
+	b.mu.Unlock()
+	b.state.SetRedisAway(true, cause)
+	b.wake()
+}
+
+// ensureFenced raises the store's counter, once per move away, above
+// every seq this instance has seen, by Gap.
+func (b *Bus) ensureFenced(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fenced {
+		return nil
+	}
+	next, err := b.store.Fence(ctx, b.d.lastSeq()+Gap)
+	if err != nil {
+		return err
+	}
+	b.fenced = true
+	b.log.Info("failover: the store is the sequencer", "next seq", next)
+	return nil
+}
+
+func (b *Bus) wake() {
+	select {
+	case b.poke <- struct{}{}:
+	default:
+	}
+}
+
+// pollLoop delivers what the store holds after pollFrom, while away and
+// during the grace period after a return.
+func (b *Bus) pollLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		case <-b.poke:
+		}
+		b.pollOnce()
+	}
+}
+
+func (b *Bus) pollOnce() {
+	b.mu.Lock()
+	away, from, fence, until := b.away.Load(), b.pollFrom, b.fence, b.graceUntil
+	b.mu.Unlock()
+	if !away && time.Now().After(until) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, PublishTimeout)
+	defer cancel()
+	if !b.startPoll(ctx) {
+		return
+	}
+	msgs, err := b.store.After(ctx, from, pollPage)
+	if err != nil {
+		return // the store is away too: the chat refuses sends meanwhile
+	}
+	for _, m := range msgs {
+		if !away && m.Seq >= fence {
+			break // numbered by Redis: its subscriber delivers it
+		}
+		b.d.deliver(m)
+		from = m.Seq
+	}
+	b.mu.Lock()
+	b.pollFrom = max(b.pollFrom, from)
+	b.mu.Unlock()
+	if len(msgs) == pollPage {
+		b.wake()
+	}
+}
+
+// startPoll makes sure the poller starts after what the store held when
+// this process started (not at its first message), had the store not
+// answered then; false while it still does not.
+func (b *Bus) startPoll(ctx context.Context) bool {
+	b.mu.Lock()
+	set := b.pollSet
+	b.mu.Unlock()
+	if set {
+		return true
+	}
+	last, err := b.store.LastSeq(ctx)
+	if err != nil {
+		return false
+	}
+	b.mu.Lock()
+	b.pollFrom, b.pollSet = max(b.pollFrom, last), true
+	b.mu.Unlock()
+	return false // the next round reads from there
+}
+
+// watchLoop checks Redis every probeEvery: an instance with nothing to
+// publish must move away too (or it would go on delivering only what
+// Redis carries, and miss what the others append to the store), and an
+// instance away moves back once Redis answers.
+func (b *Bus) watchLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(probeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if b.away.Load() {
+			b.tryReturn()
+			continue
+		}
+		if p, ok := b.primary.(globalchat.Checker); ok {
+			ctx, cancel := context.WithTimeout(b.ctx, PublishTimeout)
+			err := p.Ping(ctx)
+			cancel()
+			if err != nil && b.ctx.Err() == nil {
+				b.moveAway(err)
+			}
+		}
+	}
+}
+
+// tryReturn moves the instance back to Redis if Redis answers: Redis's
+// counter is raised above every seq the store handed out, by Gap.
+func (b *Bus) tryReturn() {
+	ctx, cancel := context.WithTimeout(b.ctx, PublishTimeout)
+	defer cancel()
+	next, err := b.store.Fence(ctx, 0)
+	if err != nil {
+		return // both away: stay, the store decides the order when it returns
+	}
+	fence := next + Gap
+	if err := b.primary.EnsureSeq(ctx, fence-1); err != nil {
+		return
+	}
+	b.mu.Lock()
+	b.fence, b.graceUntil = fence, time.Now().Add(grace)
+	b.away.Store(false)
+	b.mu.Unlock()
+	b.state.SetRedisAway(false, nil)
+	b.log.Info("failover: back on Redis", "next seq", fence)
+}
+
+// Recent implements globalchat.Bus: Redis's cache; empty while away (the
+// chat then reads the store).
+func (b *Bus) Recent(ctx context.Context, before int64, limit int) ([]globalchat.Message, error) {
+	if b.away.Load() {
+		return nil, nil
+	}
+	return b.primary.Recent(ctx, before, limit)
+}
+
+// Since implements globalchat.Bus; while away the answer is incomplete,
+// so recovery reads the store.
+func (b *Bus) Since(ctx context.Context, after int64, limit int) ([]globalchat.Message, bool, error) {
+	if b.away.Load() {
+		return nil, false, nil
+	}
+	return b.primary.Since(ctx, after, limit)
+}
+
+// EnsureSeq implements globalchat.Bus.
+func (b *Bus) EnsureSeq(ctx context.Context, seq int64) error {
+	if b.away.Load() {
+		_, err := b.store.Fence(ctx, seq+1)
+		return err
+	}
+	return b.primary.EnsureSeq(ctx, seq)
+}
+
+// Release drops stored messages from the primary's spool, if it has one.
+func (b *Bus) Release(seqs ...int64) {
+	if r, ok := b.primary.(interface{ Release(...int64) }); ok {
+		r.Release(seqs...)
+	}
+}
+
+// Close implements globalchat.Bus.
+func (b *Bus) Close() error {
+	b.stop()
+	err := b.primary.Close()
+	b.wg.Wait()
+	return err
+}
