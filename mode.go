@@ -88,6 +88,13 @@ func (s *State) StoreAway() bool {
 	return s.storeAway
 }
 
+// RedisAway says whether Redis is known not to answer.
+func (s *State) RedisAway() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.redisAway
+}
+
 // SetRedisAway records whether Redis answers; cause says why it is away.
 func (s *State) SetRedisAway(away bool, cause error) { s.set(&s.redisAway, away, "redis", cause) }
 

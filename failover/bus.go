@@ -26,7 +26,7 @@ const (
 	pollPage       = 500
 	// grace is how long after Redis's return the store is still read for
 	// what instances that had not moved back yet appended.
-	grace = 15 * time.Second
+	grace = 5 * time.Second
 )
 
 var _ globalchat.Bus = (*Bus)(nil)
@@ -96,8 +96,15 @@ func (b *Bus) Subscribe(handler func(globalchat.Message)) {
 		b.d.last, b.pollFrom, b.pollSet = last, last, true
 	}
 	cancel()
+	away := b.away.Load()
 	b.mu.Unlock()
-	b.primary.Subscribe(b.d.deliver)
+	if away {
+		// Redis did not answer at start: its subscriber waits for it in
+		// the background, the instance does not.
+		b.wg.Go(func() { b.primary.Subscribe(b.d.deliver) })
+	} else {
+		b.primary.Subscribe(b.d.deliver)
+	}
 	b.wg.Add(2)
 	go b.pollLoop()
 	go b.watchLoop()

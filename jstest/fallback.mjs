@@ -46,6 +46,10 @@ const cases = [
     assert.match(a.log, /switched from in-memory state to Redis/);
     const online = execFileSync("redis-cli", ["-p", env.REDIS_PORT, "SMEMBERS", "global-chat:online-users"], { encoding: "utf8" });
     assert.ok(online.includes(guests.userId("early")), "the connected user moved to Redis presence");
+    // Its recovery session too, so that it recovers on another instance if
+    // this one dies (saving at connect follows Redis, not the start).
+    await eventually(async () => execFileSync("redis-cli", ["-p", env.REDIS_PORT, "--scan", "--pattern", "global-chat:recovery:*"],
+      { encoding: "utf8" }).trim().split("\n").filter(Boolean).length === 1, 5000, "the session saved in Redis");
     await b.start();
     const late = await client(b.url, "late");
     const early = globalThis.early;

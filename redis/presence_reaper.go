@@ -54,11 +54,21 @@ func (p *Presence) loop(ctx context.Context, first beat) {
 	lastRefresh := time.Now()
 	ticker := time.NewTicker(p.opts.Heartbeat)
 	defer ticker.Stop()
+	// Between heartbeats a cheap check of this instance's own key notices
+	// a Redis that lost its data (FLUSHALL, a restart) within a second,
+	// so that presence and recovery sessions are written again before a
+	// client needs them, not up to a heartbeat later.
+	canary := time.NewTicker(canaryEvery)
+	defer canary.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		case <-canary.C:
+			if !p.lost(ctx) {
+				continue
+			}
 		}
 		b, err := p.heartbeat(ctx)
 		if err != nil {
@@ -94,6 +104,19 @@ func (p *Presence) afterBeat(ctx context.Context, b beat, first bool) {
 			p.reap(ctx, id, cutoff)
 		}
 	}
+}
+
+// canaryEvery is how often the instance checks that Redis still holds its
+// registration.
+const canaryEvery = 500 * time.Millisecond
+
+// lost says whether this instance's heartbeat key is gone (an error says
+// nothing: the heartbeat reports a Redis that does not answer).
+func (p *Presence) lost(ctx context.Context) bool {
+	c, cancel := withTimeout(ctx, p.opts.Timeout)
+	defer cancel()
+	n, err := p.client.Exists(c, keyInstance(p.opts.InstanceID)).Result()
+	return err == nil && n == 0
 }
 
 func (p *Presence) heartbeat(ctx context.Context) (beat, error) {

@@ -218,3 +218,33 @@ func TestSweepRemovesExpiredUsers(t *testing.T) {
 		t.Fatalf("name index holds %d entries", n)
 	}
 }
+
+// TestFlushNoticedWithinASecond: with the default 10 s heartbeat, a Redis
+// that lost its data (FLUSHALL) is noticed by the canary within about a
+// second: the sockets are registered again and OnLost runs (the chat
+// then writes the recovery sessions again).
+func TestFlushNoticedWithinASecond(t *testing.T) {
+	srv := testenv.Redis(t)
+	lost := make(chan struct{}, 1)
+	p := NewPresence(client(t, srv), PresenceOptions{InstanceID: "a", Logger: testLogger(t),
+		OnLost: func() { lost <- struct{}{} }})
+	if err := p.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, _, err := p.Add(ctxT(t), globalchat.Conn{SocketID: "a1", User: globalchat.User{ID: "u1", Name: "one"}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond) // the first canary finds the key
+	if err := client(t, srv).FlushAll(ctxT(t)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lost:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the flush went unnoticed for 2 s")
+	}
+	if count, _, err := p.Online(ctxT(t), 10); err != nil || count != 1 {
+		t.Fatalf("Online after the flush = %d, %v; want 1", count, err)
+	}
+}

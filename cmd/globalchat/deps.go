@@ -64,7 +64,10 @@ func openDeps(ctx context.Context, cfg config, log *slog.Logger, state *globalch
 	if cfg.RedisURL != "" {
 		err = d.openRedis(ctx, cfg, log)
 	} else {
-		d.openMemory(cfg, log)
+		bus := inmem.NewBus(inmem.BusOptions{Logger: log})
+		d.closers = append(d.closers, bus.Close)
+		d.bus = bus
+		d.openMemory(cfg)
 	}
 	if err == nil && !d.state.StoreAway() {
 		err = seedSeq(ctx, d.bus, d.store)
@@ -116,11 +119,9 @@ func (d *deps) openStore(ctx context.Context, cfg config, log *slog.Logger) erro
 	return nil
 }
 
-// openMemory sets up the single-instance state.
-func (d *deps) openMemory(cfg config, log *slog.Logger) {
-	bus := inmem.NewBus(inmem.BusOptions{Logger: log})
-	d.closers = append(d.closers, bus.Close)
-	d.bus = bus
+// openMemory sets up the single-instance state but the bus: presence,
+// rate limits, sessions and adapter in memory.
+func (d *deps) openMemory(cfg config) {
 	d.presence = inmem.NewPresence()
 	d.limiter = inmem.NewRateLimiter(cfg.RatePerMinute, nil)
 	d.sessions = socketio.NewMemorySessions()
@@ -153,6 +154,9 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 		if !d.redisOn.Load() {
 			return errors.New("redis answers; still on in-memory state, switching")
 		}
+		if d.state.RedisAway() {
+			return errors.New("redis answers; messages still go through the store, moving back")
+		}
 		return nil
 	})
 	err = redis.Ping(ctx, client)
@@ -165,7 +169,7 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 		return d.useRedis(ctx, clients, cfg, log)
 	}
 	log.Warn("redis unreachable at start: running on in-memory state (this instance alone) and retrying", "err", err)
-	d.openMemory(cfg, log)
+	d.openMemory(cfg)
 	d.swaps = &swaps{
 		presence: swap.NewPresence(d.presence), limiter: swap.NewRateLimiter(d.limiter),
 		sessions: swap.NewSessions(d.sessions), adapter: swap.NewAdapter(d.adapter),
