@@ -173,6 +173,9 @@ func authenticator(ctx context.Context, cfg config, store globalchat.MessageStor
 	}
 	key := []byte(cfg.GuestSecret)
 	if len(key) == 0 {
+		if _, pending := store.(*pendingStore); pending {
+			return nil, errors.New("MYSQL_DSN: MySQL is unreachable and keeps the guest signing key: set GUEST_SECRET (the same on every instance) to start without it")
+		}
 		secrets, ok := store.(globalchat.SecretStore)
 		if !ok {
 			return nil, errors.New("GUEST_SECRET is required: the message store keeps no secrets")
