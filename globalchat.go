@@ -76,18 +76,24 @@ type MessageStore interface {
 //
 // Errors: ErrUnavailable when the database cannot be reached.
 type Sequencer interface {
-	// Append gives m the next seq of the store's counter and stores it,
-	// in one transaction that serializes with every other Append, so
-	// appends commit in seq order. When m's ID, or its (UserID,
-	// ClientMsgID), is stored already, it returns the stored message with
-	// duplicate true and stores nothing.
-	Append(ctx context.Context, m Message) (stored Message, duplicate bool, err error)
+	// Append gives each of msgs, in order, the next seq of the store's
+	// counter and stores them, in one transaction that serializes with
+	// every other Append, so appends commit in seq order. A message whose
+	// ID, or (UserID, ClientMsgID), is stored already (or earlier in msgs)
+	// is not stored again: its result is the stored one, Duplicate true.
+	Append(ctx context.Context, msgs ...Message) ([]Appended, error)
 	// Fence raises the store's counter to at least next, and above every
 	// stored seq, and returns the next seq it will hand out.
 	Fence(ctx context.Context, next int64) (int64, error)
 	// After and LastSeq are MessageStore's.
 	After(ctx context.Context, after int64, limit int) ([]Message, error)
 	LastSeq(ctx context.Context) (int64, error)
+}
+
+// Appended is what Sequencer.Append did with one message.
+type Appended struct {
+	Message
+	Duplicate bool
 }
 
 // Bus gives each message its place in the room's order and carries it to

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/internal/batch"
 )
 
 // Defaults of Options.
@@ -48,8 +49,9 @@ type Bus struct {
 	state   *globalchat.State
 	log     *slog.Logger
 
-	away atomic.Bool
-	poke chan struct{}
+	away    atomic.Bool
+	appends *batch.Batcher[*appendReq]
+	poke    chan struct{}
 	ctx  context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -74,6 +76,7 @@ func New(opts Options) *Bus {
 	ctx, stop := context.WithCancel(context.Background())
 	b := &Bus{primary: opts.Primary, store: opts.Store, state: opts.State, log: opts.Logger,
 		poke: make(chan struct{}, 1), ctx: ctx, stop: stop}
+	b.appends = batch.New(b.appendBatch, batch.Options{})
 	if opts.StartAway {
 		b.away.Store(true)
 		b.state.SetRedisAway(true, errors.New("redis did not answer at start"))
@@ -140,12 +143,37 @@ func (b *Bus) append(ctx context.Context, m globalchat.Message) (globalchat.Mess
 	if err := b.ensureFenced(ctx); err != nil {
 		return globalchat.Message{}, false, err
 	}
-	stored, dup, err := b.store.Append(ctx, m)
-	if err != nil {
+	req := &appendReq{msg: m}
+	if err := b.appends.Do(ctx, req); err != nil {
 		return globalchat.Message{}, false, err
 	}
 	b.wake()
-	return stored, dup, nil
+	return req.res.Message, req.res.Duplicate, nil
+}
+
+// appendReq is one message of an append batch and, once committed, what
+// became of it.
+type appendReq struct {
+	msg globalchat.Message
+	res globalchat.Appended
+}
+
+// appendBatch appends what every sender of the instance has pending in one
+// transaction: the counter's row lock is taken once per batch, not once
+// per message.
+func (b *Bus) appendBatch(ctx context.Context, reqs []*appendReq) error {
+	msgs := make([]globalchat.Message, len(reqs))
+	for i, r := range reqs {
+		msgs[i] = r.msg
+	}
+	res, err := b.store.Append(ctx, msgs...)
+	if err != nil {
+		return err
+	}
+	for i, r := range reqs {
+		r.res = res[i]
+	}
+	return nil
 }
 
 // moveAway puts the instance on the store.
@@ -342,6 +370,7 @@ func (b *Bus) Release(seqs ...int64) {
 // Close implements globalchat.Bus.
 func (b *Bus) Close() error {
 	b.stop()
+	b.appends.Close()
 	err := b.primary.Close()
 	b.wg.Wait()
 	return err

@@ -3,7 +3,6 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -179,35 +178,20 @@ func newWriter(db *sql.DB) sqlstore.Writer {
 			var t time.Time
 			return &t, func() time.Time { return t }
 		}},
-		TakeSeq:  takeSeq,
-		Insert:   insertOne,
-		Greatest: "GREATEST",
+		LockCounter: "SELECT next FROM seq_counter WHERE id = 1 FOR UPDATE",
+		Insert:      insertAll,
+		Greatest:    "GREATEST",
 	}
 }
 
-// takeSeq hands out the next seq of seq_counter: LAST_INSERT_ID(expr)
-// returns the new value in the statement's own reply.
-func takeSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
-	res, err := tx.ExecContext(ctx, "UPDATE seq_counter SET next = LAST_INSERT_ID(next + 1) WHERE id = 1")
-	if err != nil {
-		return 0, err
+// insertAll stores msgs in one statement; a taken key is an error.
+func insertAll(ctx context.Context, tx *sql.Tx, msgs []globalchat.Message) error {
+	for _, m := range msgs {
+		if err := check(m); err != nil {
+			return err
+		}
 	}
-	next, err := res.LastInsertId()
-	if err != nil {
-		return 0, err
-	}
-	if next <= 1 {
-		return 0, errors.New("seq_counter has no row")
-	}
-	return next - 1, nil
-}
-
-// insertOne stores m; a taken key is an error.
-func insertOne(ctx context.Context, tx *sql.Tx, m globalchat.Message) error {
-	if err := check(m); err != nil {
-		return err
-	}
-	query, args := insertQuery([]globalchat.Message{m}, false)
+	query, args := insertQuery(msgs, false)
 	_, err := tx.ExecContext(ctx, query, args...)
 	return err
 }

@@ -100,14 +100,15 @@ func newWriter(db *sql.DB) sqlstore.Writer {
 			var ms int64
 			return &ms, func() time.Time { return time.UnixMilli(ms) }
 		}},
-		TakeSeq: func(ctx context.Context, tx *sql.Tx) (int64, error) {
-			var seq int64
-			err := tx.QueryRowContext(ctx, "UPDATE seq_counter SET next = next + 1 WHERE id = 1 RETURNING next - 1").Scan(&seq)
-			return seq, err
-		},
-		Insert: func(ctx context.Context, tx *sql.Tx, m globalchat.Message) error {
-			_, err := tx.ExecContext(ctx, insertStatement, row(m)...)
-			return err
+		// The write transaction (BEGIN IMMEDIATE) holds the database.
+		LockCounter: "SELECT next FROM seq_counter WHERE id = 1",
+		Insert: func(ctx context.Context, tx *sql.Tx, msgs []globalchat.Message) error {
+			for _, m := range msgs {
+				if _, err := tx.ExecContext(ctx, insertStatement, row(m)...); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 		Greatest: "MAX",
 	}

@@ -357,7 +357,9 @@ func testClientMsgIDConflict(t *testing.T, s globalchat.MessageStore) {
 }
 
 // testAppend: a store that is a Sequencer numbers appends after every
-// stored seq, and an append of a stored message returns the stored one.
+// stored seq, in order; an append of a stored message (by id, or by user
+// and client id, stored before or earlier in the same call) returns the
+// stored one and takes no seq.
 func testAppend(t *testing.T, s globalchat.MessageStore) {
 	seq, ok := s.(globalchat.Sequencer)
 	if !ok {
@@ -367,26 +369,34 @@ func testAppend(t *testing.T, s globalchat.MessageStore) {
 	if _, err := seq.Fence(ctx(t), 0); err != nil { // what Redis handed out is behind the counter now
 		t.Fatalf("Fence: %v", err)
 	}
-	m := msg(0)
-	m.ID, m.ClientMsgID = "appended", "c-a"
-	got, dup, err := seq.Append(ctx(t), m)
-	if err != nil || dup || got.Seq != 3 {
-		t.Fatalf("Append = seq %d, dup %v, %v; want seq 3, new", got.Seq, dup, err)
+	a, b := msg(0), msg(0)
+	a.ID, a.ClientMsgID = "appended", "c-a"
+	b.ID = "appended-b"
+	retryInBatch := a
+	retryInBatch.ID = "a-retry-in-the-same-call"
+	got, err := seq.Append(ctx(t), a, retryInBatch, b)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("Append: %v, %v", got, err)
 	}
-	again := m
-	again.ID = "a-retry-of-appended"
-	got2, dup, err := seq.Append(ctx(t), again)
-	if err != nil || !dup || got2.ID != "appended" || got2.Seq != 3 {
-		t.Fatalf("Append of a retry = %+v, dup %v, %v; want the first, dup", got2, dup, err)
+	if got[0].Seq != 3 || got[0].Duplicate || got[1].ID != "appended" || !got[1].Duplicate || got[2].Seq != 4 {
+		t.Fatalf("Append = %+v; want 3 new, the first again as a duplicate, 4 new", got)
 	}
-	m4 := msg(0)
-	m4.ID = "appended-2"
-	if got, _, err := seq.Append(ctx(t), m4); err != nil || got.Seq != 4 {
-		t.Fatalf("next Append = seq %d, %v; want 4 (a duplicate takes no seq)", got.Seq, err)
+	retry := a
+	retry.ID = "a-retry-of-appended"
+	stored := msg(2)
+	again, err := seq.Append(ctx(t), retry, stored)
+	if err != nil || again[0].ID != "appended" || !again[0].Duplicate || again[1].Seq != 2 || !again[1].Duplicate {
+		t.Fatalf("Append of stored messages = %+v, %v; want the stored ones, duplicates", again, err)
+	}
+	c := msg(0)
+	c.ID = "appended-c"
+	if got, err := seq.Append(ctx(t), c); err != nil || got[0].Seq != 5 {
+		t.Fatalf("next Append = %+v, %v; want seq 5 (duplicates take no seq)", got, err)
 	}
 	// Saving what the store numbered is idempotent.
-	got.CreatedAt = got.CreatedAt.Truncate(time.Millisecond)
-	save(t, s, got)
+	saved := got[0].Message
+	saved.CreatedAt = saved.CreatedAt.Truncate(time.Millisecond)
+	save(t, s, saved)
 }
 
 // testFence: Fence raises the counter, never lowers it, and never leaves
@@ -402,8 +412,8 @@ func testFence(t *testing.T, s globalchat.MessageStore) {
 			t.Fatalf("Fence(%d) = %d, %v; want %d", tc.ask, got, err, tc.want)
 		}
 	}
-	got, _, err := seq.Append(ctx(t), msg(0))
-	if err != nil || got.Seq != 100 {
-		t.Fatalf("Append after Fence(100) = seq %d, %v; want 100", got.Seq, err)
+	got, err := seq.Append(ctx(t), msg(0))
+	if err != nil || got[0].Seq != 100 {
+		t.Fatalf("Append after Fence(100) = %+v, %v; want seq 100", got, err)
 	}
 }

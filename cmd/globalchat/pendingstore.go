@@ -110,12 +110,12 @@ func (p *pendingStore) Ping(ctx context.Context) error {
 	return s.Ping(ctx)
 }
 
-func (p *pendingStore) Append(ctx context.Context, m globalchat.Message) (globalchat.Message, bool, error) {
+func (p *pendingStore) Append(ctx context.Context, msgs ...globalchat.Message) ([]globalchat.Appended, error) {
 	s, err := p.get()
 	if err != nil {
-		return globalchat.Message{}, false, err
+		return nil, err
 	}
-	return s.Append(ctx, m)
+	return s.Append(ctx, msgs...)
 }
 
 func (p *pendingStore) Fence(ctx context.Context, next int64) (int64, error) {

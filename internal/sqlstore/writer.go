@@ -14,11 +14,13 @@ import (
 // (globalchat.Sequencer) while Redis is away.
 type Writer struct {
 	Reader
-	// TakeSeq hands out the next seq of seq_counter inside tx (the row
-	// lock it takes serializes appends across instances).
-	TakeSeq func(ctx context.Context, tx *sql.Tx) (int64, error)
-	// Insert stores one message inside tx.
-	Insert func(ctx context.Context, tx *sql.Tx, m globalchat.Message) error
+	// LockCounter is the dialect's query of seq_counter's next that locks
+	// its row until the transaction ends (serializing appends across
+	// instances): SELECT ... FOR UPDATE in MySQL; SQLite's write
+	// transaction already holds the database.
+	LockCounter string
+	// Insert stores msgs inside tx; a taken key is an error.
+	Insert func(ctx context.Context, tx *sql.Tx, msgs []globalchat.Message) error
 	// Greatest is the dialect's n-ary maximum: GREATEST (MySQL), MAX (SQLite).
 	Greatest string
 }
@@ -68,20 +70,23 @@ func (w Writer) Check(ctx context.Context, q interface {
 }
 
 // Append implements globalchat.Sequencer.
-func (w Writer) Append(ctx context.Context, m globalchat.Message) (globalchat.Message, bool, error) {
+func (w Writer) Append(ctx context.Context, msgs ...globalchat.Message) ([]globalchat.Appended, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
 	ctx, cancel := w.Bound(ctx)
 	defer cancel()
-	stored, dup, err := w.append(ctx, m)
+	out, err := w.append(ctx, msgs)
 	if err != nil {
-		return globalchat.Message{}, false, w.Wrap("append", err)
+		return nil, w.Wrap("append", err)
 	}
-	return stored, dup, nil
+	return out, nil
 }
 
-func (w Writer) append(ctx context.Context, m globalchat.Message) (_ globalchat.Message, _ bool, err error) {
+func (w Writer) append(ctx context.Context, msgs []globalchat.Message) (_ []globalchat.Appended, err error) {
 	tx, err := w.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return m, false, err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -90,26 +95,90 @@ func (w Writer) append(ctx context.Context, m globalchat.Message) (_ globalchat.
 	}()
 	// The counter's row lock first: it serializes appends, so the lookup
 	// below sees every append committed before this one.
-	if m.Seq, err = w.TakeSeq(ctx, tx); err != nil {
-		return m, false, err
+	var next int64
+	if err := tx.QueryRowContext(ctx, w.LockCounter).Scan(&next); err != nil {
+		return nil, fmt.Errorf("seq_counter: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+Columns+" FROM messages WHERE id = ? OR (user_id = ? AND client_msg_id = ?) LIMIT 1",
-		m.ID, m.UserID, m.ClientMsgID)
+	known, err := w.stored(ctx, tx, msgs)
 	if err != nil {
-		return m, false, err
+		return nil, err
+	}
+	out := make([]globalchat.Appended, len(msgs))
+	fresh := make([]globalchat.Message, 0, len(msgs))
+	for i, m := range msgs {
+		if first, ok := known.find(m); ok {
+			out[i] = globalchat.Appended{Message: first, Duplicate: true}
+			continue
+		}
+		m.Seq, next = next, next+1
+		known.add(m)
+		fresh = append(fresh, m)
+		out[i] = globalchat.Appended{Message: m}
+	}
+	if len(fresh) == 0 {
+		return out, tx.Rollback()
+	}
+	if err := w.Insert(ctx, tx, fresh); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE seq_counter SET next = ? WHERE id = 1", next); err != nil {
+		return nil, err
+	}
+	return out, tx.Commit()
+}
+
+// stored returns the stored messages that share an id or a (user, client
+// id) with one of msgs.
+func (w Writer) stored(ctx context.Context, tx *sql.Tx, msgs []globalchat.Message) (known, error) {
+	var q strings.Builder
+	args := make([]any, 0, 3*len(msgs))
+	q.WriteString("SELECT " + Columns + " FROM messages WHERE id IN (?" + strings.Repeat(",?", len(msgs)-1) + ")")
+	for _, m := range msgs {
+		args = append(args, m.ID)
+	}
+	for _, m := range msgs {
+		if m.ClientMsgID != "" {
+			q.WriteString(" OR (user_id = ? AND client_msg_id = ?)")
+			args = append(args, m.UserID, m.ClientMsgID)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return known{}, err
 	}
 	found, err := w.scan(rows)
 	if err != nil {
-		return m, false, err
+		return known{}, err
 	}
-	if len(found) > 0 {
-		// The rollback gives the seq taken back.
-		return found[0], true, tx.Rollback()
+	k := known{byID: map[string]globalchat.Message{}, byClient: map[[2]string]globalchat.Message{}}
+	for _, m := range found {
+		k.add(m)
 	}
-	if err := w.Insert(ctx, tx, m); err != nil {
-		return m, false, err
+	return k, nil
+}
+
+// known indexes messages by id and by (user, client id).
+type known struct {
+	byID     map[string]globalchat.Message
+	byClient map[[2]string]globalchat.Message
+}
+
+func (k known) add(m globalchat.Message) {
+	k.byID[m.ID] = m
+	if m.ClientMsgID != "" {
+		k.byClient[[2]string{m.UserID, m.ClientMsgID}] = m
 	}
-	return m, false, tx.Commit()
+}
+
+func (k known) find(m globalchat.Message) (globalchat.Message, bool) {
+	if first, ok := k.byID[m.ID]; ok {
+		return first, true
+	}
+	if m.ClientMsgID == "" {
+		return globalchat.Message{}, false
+	}
+	first, ok := k.byClient[[2]string{m.UserID, m.ClientMsgID}]
+	return first, ok
 }
 
 // Fence implements globalchat.Sequencer.
