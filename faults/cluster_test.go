@@ -48,7 +48,7 @@ func newCluster(t *testing.T, mariadb *testenv.MariaDBServer, db string, redisDo
 		in := &instance{
 			id:   fmt.Sprintf("i%d", i+1),
 			port: testenv.FreePort(t),
-			bin:  binary(t),
+			bin:  testenv.Build(t, "./cmd/globalchat"),
 		}
 		in.log = filepath.Join(c.logDir, in.id+".log")
 		in.env = []string{
@@ -255,32 +255,4 @@ func (in *instance) stop(sig syscall.Signal) {
 		<-in.done
 	}
 	in.cmd = nil
-}
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds cmd/globalchat once per test run.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "globalchat-faults")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "globalchat")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/globalchat")
-		cmd.Dir = testenv.RepoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
 }

@@ -93,35 +93,25 @@ func untilEnd(recs []record) []record {
 // outage returns the window from from to the healing action plus settle.
 func outage(from, heal time.Time) []window { return []window{{from, heal.Add(settle)}} }
 
-func redisKill(c *cluster, d *driver) ([]window, time.Time) {
-	d.at(4 * time.Second)
-	from := time.Now()
-	c.redis.Kill()
-	d.at(14 * time.Second)
-	c.redis.Restart()
-	heal := time.Now()
-	return outage(from, heal), heal
+// downUp is a fault that begins 4 s into the traffic and is repaired
+// at upAt.
+func downUp(upAt time.Duration, down, up func(c *cluster)) func(*cluster, *driver) ([]window, time.Time) {
+	return func(c *cluster, d *driver) ([]window, time.Time) {
+		d.at(4 * time.Second)
+		from := time.Now()
+		down(c)
+		d.at(upAt)
+		up(c)
+		heal := time.Now()
+		return outage(from, heal), heal
+	}
 }
 
-func redisPause(c *cluster, d *driver) ([]window, time.Time) {
-	d.at(4 * time.Second)
-	from := time.Now()
-	c.redis.Pause()
-	d.at(19 * time.Second)
-	c.redis.Resume()
-	heal := time.Now()
-	return outage(from, heal), heal
-}
-
-func mariadbKill(c *cluster, d *driver) ([]window, time.Time) {
-	d.at(4 * time.Second)
-	from := time.Now()
-	c.db.Kill()
-	d.at(19 * time.Second)
-	c.db.Restart()
-	heal := time.Now()
-	return outage(from, heal), heal
-}
+var (
+	redisKill   = downUp(14*time.Second, func(c *cluster) { c.redis.Kill() }, func(c *cluster) { c.redis.Restart() })
+	redisPause  = downUp(19*time.Second, func(c *cluster) { c.redis.Pause() }, func(c *cluster) { c.redis.Resume() })
+	mariadbKill = downUp(19*time.Second, func(c *cluster) { c.db.Kill() }, func(c *cluster) { c.db.Restart() })
+)
 
 func redisLate(c *cluster, d *driver) ([]window, time.Time) {
 	d.at(8 * time.Second)
