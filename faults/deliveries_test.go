@@ -49,6 +49,30 @@ func checkDeliveries(v *verdict, j judgement, byID map[string]row) {
 		v.fail("%d deliveries out of seq order outside the outage: %s", len(outside), first(outside, 10))
 	}
 	checkEveryoneGotAll(v, seen, byID)
+	explainDuplicates(v, j.recs, seen)
+}
+
+// explainDuplicates tells, for the first receiver shown a message twice,
+// when it got it and when it (re)connected around then.
+func explainDuplicates(v *verdict, recs []record, seen map[string]map[string]int) {
+	for _, r := range recs {
+		if r.Kind != "del" || seen[r.Client][r.ID] < 2 {
+			continue
+		}
+		var story []string
+		for _, e := range recs {
+			near := e.TS > r.TS-5000 && e.TS < r.TS+5000
+			switch {
+			case e.Client != r.Client:
+			case e.Kind == "del" && e.ID == r.ID:
+				story = append(story, fmt.Sprintf("got it (offset %v) at %s", e.Off, clock(e.TS)))
+			case near && (e.Kind == "conn" || e.Kind == "disc"):
+				story = append(story, fmt.Sprintf("%s (recovered %v, %s) at %s", e.Kind, e.Rec, e.Why, clock(e.TS)))
+			}
+		}
+		v.fail("%s, seq %d: %s", r.Client, r.Seq, strings.Join(story, "; "))
+		return
+	}
 }
 
 func inAny(ws []window, ms int64) bool {
@@ -69,16 +93,17 @@ func checkEveryoneGotAll(v *verdict, seen map[string]map[string]int, byID map[st
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		var missing []int64
+		var missing, twice []int64
 		dups := 0
 		for id, st := range byID {
 			if seen[name][id] == 0 {
 				missing = append(missing, st.seq)
 			}
 		}
-		for _, n := range seen[name] {
+		for id, n := range seen[name] {
 			if n > 1 {
 				dups += n - 1
+				twice = append(twice, byID[id].seq)
 			}
 		}
 		v.missed += len(missing)
@@ -87,7 +112,7 @@ func checkEveryoneGotAll(v *verdict, seen map[string]map[string]int, byID map[st
 			v.fail("%s never got %d stored messages: seqs %s", name, len(missing), seqRanges(missing))
 		}
 		if dups > 0 {
-			v.fail("%s got %d duplicate deliveries", name, dups)
+			v.fail("%s got %d duplicate deliveries: seqs %s", name, dups, seqRanges(twice))
 		}
 	}
 }

@@ -41,7 +41,8 @@ var scenarios = []scenario{
 	{name: "MariaDBKill", rate: baseRate, send: 28 * time.Second, gaps: true, failsOnMain: true, inject: mariadbKill},
 	{name: "RedisDownAtStart", redisDown: true, rate: baseRate, send: 20 * time.Second, gaps: true, failsOnMain: true, inject: redisLate},
 	{name: "RedisFlushThenInstanceKill", rate: baseRate, send: 18 * time.Second, failsOnMain: true, inject: flushThenKill},
-	{name: "RollingRestart", rate: baseRate, send: 26 * time.Second, inject: rolling},
+	{name: "InstanceKill", rate: baseRate, send: 18 * time.Second, inject: instanceKill},
+	{name: "RollingRestart", rate: baseRate, send: 26 * time.Second, failsOnMain: true, inject: rolling},
 	{name: "RedisKill10x", rate: 10 * baseRate, send: 24 * time.Second, gaps: true, failsOnMain: true, inject: redisKill},
 }
 
@@ -128,6 +129,16 @@ func flushThenKill(c *cluster, d *driver) ([]window, time.Time) {
 	c.instances[0].stop(syscall.SIGKILL)
 	d.at(9 * time.Second)
 	c.restart(c.instances[0])
+	heal := time.Now()
+	return outage(from, heal), heal
+}
+
+func instanceKill(c *cluster, d *driver) ([]window, time.Time) {
+	d.at(4 * time.Second)
+	from := time.Now()
+	c.instances[1].stop(syscall.SIGKILL)
+	d.at(9 * time.Second)
+	c.restart(c.instances[1])
 	heal := time.Now()
 	return outage(from, heal), heal
 }
