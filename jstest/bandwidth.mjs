@@ -123,6 +123,16 @@ const cases = [
     s.close();
   }],
 
+  ["/metrics has the same figures, delivery latency, queues, HTTP and Redis commands", async () => {
+    const text = await (await fetch(instances[0].url + "/metrics")).text();
+    const value = (re) => Number((text.match(re) || [])[1]);
+    assert.ok(value(/^bandwidth_bytes_total\{direction="out",endpoint="websocket"\} (\S+)$/m) > 0, "bytes");
+    assert.ok(value(/^broadcast_delivery_seconds_count (\S+)$/m) > 0, "delivery latency");
+    assert.ok(value(/^http_requests_total\{route="GET \/healthz",status="200"\} (\S+)$/m) > 0, "http");
+    assert.ok(value(/^redis_command_seconds_count\{command="evalsha",pool="flows"\} (\S+)$/m) > 0, "redis commands");
+    assert.ok(/^engineio_queued_frames \d+$/m.test(text), "queue depth");
+  }],
+
   ["every bandwidth:* key has a TTL", async () => {
     const keys = redis("--scan", "--pattern", "bandwidth:*").split("\n").filter(Boolean);
     assert.ok(keys.includes("bandwidth:realtime") && keys.some((k) => k.startsWith("bandwidth:metric:")), keys.join(" "));
