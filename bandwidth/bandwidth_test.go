@@ -118,3 +118,28 @@ func TestMeterIsACollector(t *testing.T) {
 		t.Fatalf("no bandwidth_bytes_total{endpoint=static,direction=out} 42 in %v", mfs)
 	}
 }
+
+func TestLatencyQuantiles(t *testing.T) {
+	m := NewMeter()
+	for range 98 {
+		m.Delivered(3 * time.Millisecond) // (2.5, 5] ms
+	}
+	m.Delivered(300 * time.Millisecond) // (250, 500] ms
+	m.Delivered(10 * time.Second)       // +Inf
+	d := m.Totals().Delivery
+	if d.Count() != 100 {
+		t.Fatalf("count %d", d.Count())
+	}
+	if p50 := d.Quantile(0.5); p50 <= 2500*time.Microsecond || p50 > 5*time.Millisecond {
+		t.Fatalf("p50 %v", p50)
+	}
+	if p99 := d.Quantile(0.99); p99 <= 250*time.Millisecond || p99 > 500*time.Millisecond {
+		t.Fatalf("p99 %v", p99)
+	}
+	if max := d.Quantile(0.999); max != 5*time.Second {
+		t.Fatalf("beyond the last bound: %v", max)
+	}
+	if (Latency{}).Quantile(0.5) != 0 {
+		t.Fatal("empty")
+	}
+}

@@ -13,11 +13,14 @@ var (
 		"Chat messages: received from clients (in), delivered to sockets (out).", []string{"direction"}, nil)
 	descConns = prometheus.NewDesc("bandwidth_connections_total",
 		"Engine.IO connections opened and closed.", []string{"event"}, nil)
+	descDelivery = prometheus.NewDesc("broadcast_delivery_seconds",
+		"Broadcast delivery latency: from its emission on (or arrival at) this instance to the end of its write to a client, per client.",
+		nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (m *Meter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBytes, descFrames, descMessages, descConns} {
+	for _, d := range []*prometheus.Desc{descBytes, descFrames, descMessages, descConns, descDelivery} {
 		ch <- d
 	}
 }
@@ -40,4 +43,11 @@ func (m *Meter) Collect(ch chan<- prometheus.Metric) {
 	c(descMessages, t.MessagesOut, "out")
 	c(descConns, t.ConnsOpened, "opened")
 	c(descConns, t.ConnsClosed, "closed")
+	cumulative := make(map[float64]uint64, len(latencyBounds))
+	var n uint64
+	for i, b := range latencyBounds {
+		n += t.Delivery.Buckets[i]
+		cumulative[b] = n
+	}
+	ch <- prometheus.MustNewConstHistogram(descDelivery, t.Delivery.Count(), t.Delivery.Sum.Seconds(), cumulative)
 }

@@ -2,6 +2,7 @@ package bandwidth
 
 import (
 	"sync/atomic"
+	"time"
 )
 
 // Endpoint is where traffic is counted.
@@ -53,6 +54,7 @@ type Meter struct {
 	eps                      [numEndpoints]counters
 	msgsIn, msgsOut          atomic.Uint64
 	connsOpened, connsClosed atomic.Uint64
+	delivery                 latencies
 }
 
 // NewMeter returns a Meter at zero.
@@ -107,6 +109,14 @@ func (m *Meter) Closed() {
 	}
 }
 
+// Delivered counts one broadcast written to a client, latency after it
+// was emitted (engineio.Traffic).
+func (m *Meter) Delivered(latency time.Duration) {
+	if m != nil {
+		m.delivery.observe(latency)
+	}
+}
+
 // MessageIn counts a chat message received from a client.
 func (m *Meter) MessageIn() {
 	if m != nil {
@@ -126,6 +136,7 @@ type Totals struct {
 	Endpoints                [numEndpoints]Traffic
 	MessagesIn, MessagesOut  uint64
 	ConnsOpened, ConnsClosed uint64
+	Delivery                 Latency
 }
 
 // Traffic is what crossed one endpoint.
@@ -145,6 +156,7 @@ func (m *Meter) Totals() Totals {
 	}
 	t.MessagesIn, t.MessagesOut = m.msgsIn.Load(), m.msgsOut.Load()
 	t.ConnsOpened, t.ConnsClosed = m.connsOpened.Load(), m.connsClosed.Load()
+	t.Delivery = m.delivery.read()
 	return t
 }
 
@@ -165,6 +177,7 @@ func (a Totals) Sub(b Totals) Totals {
 	}
 	d.MessagesIn, d.MessagesOut = a.MessagesIn-b.MessagesIn, a.MessagesOut-b.MessagesOut
 	d.ConnsOpened, d.ConnsClosed = a.ConnsOpened-b.ConnsOpened, a.ConnsClosed-b.ConnsClosed
+	d.Delivery = a.Delivery.sub(b.Delivery)
 	return d
 }
 

@@ -51,7 +51,8 @@ type Field struct {
 
 // Fields are the instance's contribution to the realtime aggregate. Each
 // is summed over the live instances, but online_users, which is already
-// the cluster's and is taken as the highest reported.
+// the cluster's, and the delivery_* quantiles of the last second, of
+// which the aggregate keeps the highest (the slowest instance's).
 func (s Sample) Fields() []Field {
 	sec := s.Elapsed.Seconds()
 	rate := func(n uint64) int64 {
@@ -69,6 +70,9 @@ func (s Sample) Fields() []Field {
 		{"connections", int64(s.Connections)},
 		{"connections_opened_total", int64(s.Totals.ConnsOpened)}, {"connections_closed_total", int64(s.Totals.ConnsClosed)},
 		{"instance:" + s.Instance + ":connections", int64(s.Connections)},
+		{"deliveries_per_sec", rate(s.Delta.Delivery.Count())},
+		{"delivery_p50_ms", s.Delta.Delivery.Quantile(0.5).Milliseconds()},
+		{"delivery_p99_ms", s.Delta.Delivery.Quantile(0.99).Milliseconds()},
 	}
 	if s.Online >= 0 {
 		f = append(f, Field{OnlineField, int64(s.Online)})

@@ -123,10 +123,21 @@ const cases = [
     s.close();
   }],
 
+  ["/metrics has the same figures, delivery latency, queues, HTTP and Redis commands", async () => {
+    const text = await (await fetch(instances[0].url + "/metrics")).text();
+    const value = (re) => Number((text.match(re) || [])[1]);
+    assert.ok(value(/^bandwidth_bytes_total\{direction="out",endpoint="websocket"\} (\S+)$/m) > 0, "bytes");
+    assert.ok(value(/^broadcast_delivery_seconds_count (\S+)$/m) > 0, "delivery latency");
+    assert.ok(value(/^http_requests_total\{route="GET \/healthz",status="200"\} (\S+)$/m) > 0, "http");
+    assert.ok(value(/^redis_command_seconds_count\{command="evalsha",pool="flows"\} (\S+)$/m) > 0, "redis commands");
+    assert.ok(/^engineio_queued_frames \d+$/m.test(text), "queue depth");
+  }],
+
   ["every bandwidth:* key has a TTL", async () => {
     const keys = redis("--scan", "--pattern", "bandwidth:*").split("\n").filter(Boolean);
     assert.ok(keys.includes("bandwidth:realtime") && keys.some((k) => k.startsWith("bandwidth:metric:")), keys.join(" "));
-    for (const k of keys) assert.ok(Number(redis("PTTL", k)) > 0, `${k} has no TTL`);
+    // -1: no TTL; -2: expired since the scan, which is what a TTL is for.
+    for (const k of keys) assert.notEqual(Number(redis("PTTL", k)), -1, `${k} has no TTL`);
   }],
 ];
 

@@ -377,8 +377,8 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		// Lengths may be written in more bytes than needed, so compare
 		// what a second round trip decodes.
 		inst2, b2, err := decodeEnvelope(encodeEnvelope(inst, b))
-		if err != nil || inst2 != inst || fmt.Sprintf("%q", b2) != fmt.Sprintf("%q", b) {
-			t.Fatalf("decoded %q, %q; after a round trip %q, %q, %v", inst, b, inst2, b2, err)
+		if err != nil || inst2 != inst || fmt.Sprintf("%v", b2) != fmt.Sprintf("%v", b) {
+			t.Fatalf("decoded %q, %v; after a round trip %q, %v, %v", inst, b, inst2, b2, err)
 		}
 	})
 }

@@ -14,6 +14,9 @@ type Broadcast struct {
 	// Attachments its binary attachments, in order.
 	Packet      []byte   `json:"packet"`
 	Attachments [][]byte `json:"attachments,omitempty"`
+	// Emitted is when it was emitted on, or reached, this instance (unix
+	// ns; 0 for replays): the start of its delivery latency.
+	Emitted int64 `json:"-"`
 }
 
 // Adapter carries broadcasts beyond this process. The server delivers every

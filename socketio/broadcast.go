@@ -72,7 +72,8 @@ func (b BroadcastOperator) Emit(event string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	msg := Broadcast{Namespace: b.nsp.name, Rooms: b.rooms, Except: b.except, Packet: pkt, Attachments: att}
+	msg := Broadcast{Namespace: b.nsp.name, Rooms: b.rooms, Except: b.except, Packet: pkt, Attachments: att,
+		Emitted: time.Now().UnixNano()}
 	srv.metrics.broadcasts.Inc()
 	if srv.memLog != nil && offset != "" {
 		srv.memLog.append(offset, msg)

@@ -185,6 +185,9 @@ func (c *client) send(pkt []byte, attachments ...[]byte) error {
 // broadcast queues a broadcast's packet and attachments, which may wait
 // for the connection's write delay to leave with the ones after it.
 func (c *client) broadcast(b Broadcast) error {
+	if len(b.Attachments) == 0 { // timed from its emission to its write
+		return c.conn.Send(engineio.Message{Data: b.Packet, Defer: true, Emitted: b.Emitted})
+	}
 	return c.queue(true, b.Packet, b.Attachments)
 }
 

@@ -176,6 +176,10 @@ func (s *Server) SaveSessions() int {
 	return saved
 }
 
+// Queued returns the frames and bytes waiting in the connections'
+// outbound queues.
+func (s *Server) Queued() (frames, bytes int) { return s.engine.Queued() }
+
 // Connections returns the number of open Engine.IO connections.
 func (s *Server) Connections() int { return s.engine.Len() }
 
@@ -215,6 +219,7 @@ func (s *Server) open(c *engineio.Conn) engineio.Receiver {
 // deliverRemote delivers another instance's broadcast to local sockets.
 func (s *Server) deliverRemote(b Broadcast) {
 	if n := s.namespace(b.Namespace); n != nil {
+		b.Emitted = time.Now().UnixNano()
 		n.deliver(b)
 		if s.memLog != nil {
 			if off := offsetOf(b.Packet); off != "" {

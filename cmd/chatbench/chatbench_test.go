@@ -80,6 +80,7 @@ func metric(t *testing.T, r *Result, name string) float64 {
 // TestScenarios runs every scenario tiny against the real server and
 // checks that each measured what it should, then builds the report.
 func TestScenarios(t *testing.T) {
+	testenv.LoadLock(t) // not beside the fault suite
 	url, pid := startServer(t)
 	log := slog.New(slog.DiscardHandler)
 	out := t.TempDir()

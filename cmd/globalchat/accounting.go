@@ -6,6 +6,7 @@ import (
 
 	"github.com/globalchat/globalchat/bandwidth"
 	"github.com/globalchat/globalchat/chat"
+	"github.com/globalchat/globalchat/socketio"
 	"github.com/globalchat/globalchat/socketio/engineio"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -32,6 +33,18 @@ func newAccounting(cfg config, store bandwidth.Store, reg prometheus.Registerer)
 	m := bandwidth.NewMeter()
 	reg.MustRegister(m)
 	return &accounting{meter: m, store: store}
+}
+
+// registerQueues exports the depth of the connections' outbound queues.
+func registerQueues(reg prometheus.Registerer, io *socketio.Server) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "engineio_queued_frames", Help: "Frames waiting in the connections' outbound queues.",
+		}, func() float64 { f, _ := io.Queued(); return float64(f) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "engineio_queued_bytes", Help: "Bytes waiting in the connections' outbound queues.",
+		}, func() float64 { _, b := io.Queued(); return float64(b) }),
+	)
 }
 
 // engine is what Engine.IO counts on: nil when off, so that it costs

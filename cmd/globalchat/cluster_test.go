@@ -14,6 +14,7 @@ import (
 // real binary on a real Redis and MariaDB, behind nginx with the project's
 // deploy/nginx.conf.
 func TestClusterBehindNginx(t *testing.T) {
+	testenv.LoadLock(t) // not beside the fault suite
 	bin := buildBinary(t)
 	rdb := testenv.Redis(t)
 	db := testenv.MariaDB(t)

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/globalchat/globalchat/redis"
 )
 
 // config is the server's configuration: each setting comes from an
@@ -41,6 +43,10 @@ type config struct {
 	Accounting        string
 	AccountInterval   time.Duration
 	AccountWindow     time.Duration
+
+	// redisMetrics measure the Redis clients deps opens: wiring, not a
+	// setting (newServer sets it).
+	redisMetrics *redis.CommandMetrics
 }
 
 // setting is one row of the configuration table.

@@ -144,6 +144,8 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 	// connections, each registering its presence and session, cannot
 	// queue messages behind it in one connection pool.
 	msgClient, _ := redis.NewClient(cfg.RedisURL)
+	cfg.redisMetrics.Instrument(client, "flows")
+	cfg.redisMetrics.Instrument(msgClient, "messages")
 	d.closers = append(d.closers, client.Close, msgClient.Close)
 	clients := redisClients{flows: client, messages: msgClient}
 	d.bandwidth = redis.NewBandwidth(client, cfg.AccountInterval, cfg.AccountWindow)

@@ -15,6 +15,7 @@ import (
 	"github.com/globalchat/globalchat/chat"
 	"github.com/globalchat/globalchat/httpapi"
 	"github.com/globalchat/globalchat/internal/logsample"
+	"github.com/globalchat/globalchat/redis"
 	"github.com/globalchat/globalchat/socketio"
 	"github.com/globalchat/globalchat/socketio/engineio"
 	"github.com/globalchat/globalchat/web"
@@ -40,6 +41,9 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// One name for this instance, in presence and in the accounting.
 	cfg.InstanceID = cfg.instanceID()
+	if cfg.RedisURL != "" {
+		cfg.redisMetrics = redis.NewCommandMetrics(reg)
+	}
 	state := globalchat.NewState(log, modeMetrics(reg))
 	d, err := openDeps(ctx, cfg, log, state)
 	if err != nil {
@@ -77,6 +81,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		Chat: svc, SocketIO: io, Web: web.Handler(), Checks: d.checks, Mode: state.Mode,
 		Gatherer: reg, Registerer: reg, Meter: acct.meter, Logger: log,
 	})
+	registerQueues(reg, io)
 	samplerCtx, stopSampler := context.WithCancel(context.Background())
 	go sampler.Run(samplerCtx)
 	acct.start(cfg.InstanceID, func(ctx context.Context) (int, error) {

@@ -27,10 +27,28 @@ var (
 // Nginx starts nginx in front of upstreams (host:port) on a free port.
 func Nginx(t testing.TB, upstreams []string) *NginxServer {
 	t.Helper()
+	return startNginx(t, upstreams, false)
+}
+
+// NginxRoundRobin is Nginx without the deploy config's ip_hash: each new
+// connection goes to the next upstream, so a WebSocket-only client of an
+// instance that died reconnects to another one.
+func NginxRoundRobin(t testing.TB, upstreams []string) *NginxServer {
+	t.Helper()
+	return startNginx(t, upstreams, true)
+}
+
+var ipHashLine = regexp.MustCompile(`(?m)^\s*ip_hash;\n`)
+
+func startNginx(t testing.TB, upstreams []string, roundRobin bool) *NginxServer {
+	t.Helper()
 	bin := Binary(t, "nginx")
 	site, err := os.ReadFile(filepath.Join(RepoRoot(t), "deploy", "nginx.conf"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if roundRobin {
+		site = ipHashLine.ReplaceAll(site, nil)
 	}
 	dir := t.TempDir()
 	port := FreePort(t)

@@ -33,6 +33,15 @@ type RedisServer struct {
 // waits until it answers PING and stops it when the test ends.
 func Redis(t testing.TB) *RedisServer {
 	t.Helper()
+	r := RedisDown(t)
+	r.start()
+	return r
+}
+
+// RedisDown reserves a port for a redis-server that is not running yet, for
+// a test of clients that start without Redis: Restart starts it.
+func RedisDown(t testing.TB) *RedisServer {
+	t.Helper()
 	r := &RedisServer{
 		t:    t,
 		bin:  Binary(t, "redis-server"),
@@ -42,7 +51,6 @@ func Redis(t testing.TB) *RedisServer {
 	}
 	r.Addr = Addr(r.port)
 	t.Cleanup(r.stop)
-	r.start()
 	return r
 }
 
@@ -56,6 +64,34 @@ func (r *RedisServer) Kill() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.killLocked()
+}
+
+// Pause freezes the server with SIGSTOP, as a hung host would: its port
+// still accepts connections, nothing answers. Resume undoes it.
+func (r *RedisServer) Pause() { r.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server go on (SIGCONT).
+func (r *RedisServer) Resume() { r.signal(syscall.SIGCONT) }
+
+func (r *RedisServer) signal(sig syscall.Signal) {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		r.t.Fatalf("testenv: redis-server is not running")
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatalf("testenv: redis-server: %v", err)
+	}
+}
+
+// FlushAll empties every database of the running server, as an operator's
+// mistake or a failover to an empty replica would.
+func (r *RedisServer) FlushAll() {
+	r.t.Helper()
+	if err := command(r.Addr, "FLUSHALL", "+OK"); err != nil {
+		r.t.Fatalf("testenv: redis FLUSHALL: %v", err)
+	}
 }
 
 // Restart starts the server again on the same port (killing it first if it
@@ -117,21 +153,24 @@ func (r *RedisServer) waitPing(d time.Duration) {
 	}
 }
 
-func ping(addr string) error {
+func ping(addr string) error { return command(addr, "PING", "+PONG") }
+
+// command sends one inline command and expects the one-line reply want.
+func command(addr, cmd, want string) error {
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
 		return err
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {
 		return err
 	}
-	if line != "+PONG\r\n" {
+	if line != want+"\r\n" {
 		return &net.AddrError{Err: "unexpected reply " + strconv.Quote(line), Addr: addr}
 	}
 	return nil
@@ -153,6 +192,7 @@ func (r *RedisServer) stop() {
 	if r.cmd == nil {
 		return
 	}
+	_ = r.cmd.Process.Signal(syscall.SIGCONT) // a paused server cannot stop
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-r.done:

@@ -5,10 +5,15 @@
 package testenv
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -66,3 +71,22 @@ func WaitTCP(t testing.TB, addr string, d time.Duration) {
 
 // Addr formats a loopback address.
 func Addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+// LoadLock waits until no other test of this repository's folder holds the
+// load lock, and holds it until the test ends: `go test ./...` runs
+// packages in parallel, and tests that judge timing under load (the fault
+// suite, the cluster driver) must not run beside each other.
+func LoadLock(t testing.TB) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(RepoRoot(t)))
+	path := filepath.Join(os.TempDir(), "globalchat-load-"+hex.EncodeToString(sum[:6])+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("testenv: load lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("testenv: load lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
+}

@@ -12,7 +12,9 @@
 --   bandwidth:metric:{t}:{series}     HASH, the current point's figures (PX metric-ttl)
 -- ARGV[1] instance id
 -- ARGV[2] now in ms
--- ARGV[3] the contribution, a JSON object of integer fields
+-- ARGV[3] the contribution, a JSON object of integer fields, summed into the
+--   aggregate but online_users and delivery_* (quantiles), of which it keeps
+--   the highest
 -- ARGV[4] max-age in ms: a contribution older than this leaves the aggregate
 -- ARGV[5] realtime-ttl in ms
 -- ARGV[6] t, the current interval's start in unix seconds
@@ -40,7 +42,7 @@ local sum, instances = {}, 0
 for _, raw in ipairs(redis.call('HVALS', KEYS[2])) do
   instances = instances + 1
   for name, v in pairs(cjson.decode(raw)) do
-    if name == 'online_users' then
+    if name == 'online_users' or string.sub(name, 1, 9) == 'delivery_' then
       sum[name] = math.max(sum[name] or 0, v)
     else
       sum[name] = (sum[name] or 0) + v

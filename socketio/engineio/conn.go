@@ -43,6 +43,9 @@ type Message struct {
 	// leaves at once (an answer the client waits for), taking everything
 	// queued before it along.
 	Defer bool
+	// Emitted, when not 0, is when the message was emitted (unix ns):
+	// Traffic.Delivered gets the time from then to its write.
+	Emitted int64
 }
 
 // RequestInfo is what a connection keeps of its handshake request.
@@ -159,7 +162,7 @@ func (c *Conn) Send(msgs ...Message) error {
 	frames := small[:0]
 	urgent := false
 	for _, m := range msgs {
-		frames = append(frames, frame{typ: typeMessage, data: m.Data, binary: m.Binary})
+		frames = append(frames, frame{typ: typeMessage, data: m.Data, binary: m.Binary, emitted: m.Emitted})
 		urgent = urgent || !m.Defer
 	}
 	return c.enqueueFrames(urgent, frames...)

@@ -69,9 +69,10 @@ func decodePayload(body []byte) ([]packet, error) {
 // frame is one outbound packet waiting in a connection's queue. data is
 // shared between every recipient of a broadcast and never modified.
 type frame struct {
-	typ    byte
-	data   []byte
-	binary bool
+	data    []byte
+	emitted int64 // Message.Emitted
+	typ     byte
+	binary  bool
 }
 
 // size is what the frame weighs in the queue's byte bound.

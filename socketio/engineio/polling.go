@@ -126,6 +126,7 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 	rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := w.Write(body); err == nil {
 		c.srv.opts.Traffic.Sent(false, len(frames), len(body))
+		c.delivered(frames)
 	}
 	rc.Flush()
 	rc.SetWriteDeadline(time.Time{})

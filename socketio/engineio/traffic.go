@@ -1,5 +1,7 @@
 package engineio
 
+import "time"
+
 // Traffic counts what crosses a server's transports: Engine.IO payload
 // bytes (a WebSocket message's payload, a polling request's or
 // response's body) and packets, and connections opened and closed. Its
@@ -10,6 +12,9 @@ type Traffic interface {
 	Sent(websocket bool, packets, bytes int)
 	Opened()
 	Closed()
+	// Delivered gets, for each written message that had its Emitted
+	// time, how long it took from then to the end of its write.
+	Delivered(latency time.Duration)
 }
 
 // noTraffic counts nothing: the default.
@@ -19,6 +24,7 @@ func (noTraffic) Received(bool, int, int) {}
 func (noTraffic) Sent(bool, int, int)     {}
 func (noTraffic) Opened()                 {}
 func (noTraffic) Closed()                 {}
+func (noTraffic) Delivered(time.Duration) {}
 
 // wsPayload is what frames weigh as WebSocket message payloads; control
 // frames (pong, close) carry no Engine.IO packet and weigh nothing.
@@ -37,8 +43,41 @@ func wsPayload(frames []frame) (packets, bytes int) {
 	return packets, bytes
 }
 
+// Queued returns the frames and bytes waiting in the outbound queues of
+// every connection: read at scrape time, never on the hot path.
+func (s *Server) Queued() (frames, bytes int) {
+	s.mu.Lock()
+	conns := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.mu.Lock()
+		frames += len(c.queue)
+		bytes += c.queueBytes
+		c.mu.Unlock()
+	}
+	return frames, bytes
+}
+
 // sentWebSocket counts frames written to a WebSocket.
 func (c *Conn) sentWebSocket(frames []frame) {
 	packets, bytes := wsPayload(frames)
 	c.srv.opts.Traffic.Sent(true, packets, bytes)
+	c.delivered(frames)
+}
+
+// delivered reports the latency of the timed frames just written.
+func (c *Conn) delivered(frames []frame) {
+	var now int64
+	for _, f := range frames {
+		if f.emitted == 0 {
+			continue
+		}
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
+		c.srv.opts.Traffic.Delivered(time.Duration(now - f.emitted))
+	}
 }

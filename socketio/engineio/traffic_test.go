@@ -3,6 +3,7 @@ package engineio
 import (
 	"sync"
 	"testing"
+	"time"
 )
 
 // countTraffic is a Traffic for tests.
@@ -15,6 +16,7 @@ type countTraffic struct {
 type counts struct {
 	in, out, pktIn, pktOut [2]int // by websocket
 	opened, closed         int
+	delivered              int
 }
 
 func idx(websocket bool) int {
@@ -40,6 +42,13 @@ func (c *countTraffic) Sent(websocket bool, packets, bytes int) {
 
 func (c *countTraffic) Opened() { c.mu.Lock(); c.n.opened++; c.mu.Unlock() }
 func (c *countTraffic) Closed() { c.mu.Lock(); c.n.closed++; c.mu.Unlock() }
+func (c *countTraffic) Delivered(d time.Duration) {
+	c.mu.Lock()
+	if d > 0 && d < time.Minute {
+		c.n.delivered++
+	}
+	c.mu.Unlock()
+}
 
 func (c *countTraffic) get() counts {
 	c.mu.Lock()
@@ -69,13 +78,13 @@ func TestTrafficCountsPayloads(t *testing.T) {
 	c, open, wrec := h.mustDial()
 	c.send("4ping me")
 	wrec.message(t)
-	wrec.conn.Send(Message{Data: []byte("pong")}, Message{Data: []byte{1, 2}, Binary: true})
+	wrec.conn.Send(Message{Data: []byte("pong"), Emitted: time.Now().UnixNano()}, Message{Data: []byte{1, 2}, Binary: true})
 	c.expect("4pong")
 	c.read()
 	openLen := len(h.srv.openPacket(open.SID, false)) + 1
 	eventually(t, "websocket counts", func() bool {
 		g := tr.get()
-		return g.in[1] == len("4ping me") && g.out[1] == openLen+len("4pong")+2 && g.pktOut[1] == 3
+		return g.in[1] == len("4ping me") && g.out[1] == openLen+len("4pong")+2 && g.pktOut[1] == 3 && g.delivered == 1
 	})
 	wrec.conn.Close(ReasonServerShutdown)
 	eventually(t, "closed", func() bool { return tr.get().closed == 1 })

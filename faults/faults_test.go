@@ -1,0 +1,156 @@
+package faults
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/globalchat/globalchat/internal/testenv"
+)
+
+// base is the issue's traffic: 6 senders at 5 msg/s each.
+const baseRate = 5
+
+// senderGapLimit is the longest a sender may go without an ok ack while
+// Redis or MySQL alone is down.
+const senderGapLimit = 6 * time.Second
+
+// settle is how long after the last fault action late deliveries still
+// count as part of the outage.
+const settle = 10 * time.Second
+
+// scenario is one fault story. inject runs while the driver sends; it
+// returns the outage windows and the time of the last fault action.
+type scenario struct {
+	name      string
+	redisDown bool // the instances start without Redis
+	rate      int
+	send      time.Duration
+	gaps      bool // Redis or MySQL down alone: sender gaps are limited
+	// failsOnMain says the server does not pass this yet: it runs only
+	// with GLOBALCHAT_FAULTS_ALL=1 (issue 11).
+	failsOnMain bool
+	inject      func(c *cluster, d *driver) (outages []window, lastHeal time.Time)
+}
+
+var scenarios = []scenario{
+	{name: "RedisKill", rate: baseRate, send: 24 * time.Second, gaps: true, failsOnMain: true, inject: redisKill},
+	{name: "RedisPause", rate: baseRate, send: 28 * time.Second, gaps: true, failsOnMain: true, inject: redisPause},
+	{name: "MariaDBKill", rate: baseRate, send: 28 * time.Second, gaps: true, failsOnMain: true, inject: mariadbKill},
+	{name: "RedisDownAtStart", redisDown: true, rate: baseRate, send: 20 * time.Second, gaps: true, failsOnMain: true, inject: redisLate},
+	{name: "RedisFlushThenInstanceKill", rate: baseRate, send: 18 * time.Second, failsOnMain: true, inject: flushThenKill},
+	{name: "InstanceKill", rate: baseRate, send: 18 * time.Second, inject: instanceKill},
+	{name: "RollingRestart", rate: baseRate, send: 26 * time.Second, failsOnMain: true, inject: rolling},
+	{name: "RedisKill10x", rate: 10 * baseRate, send: 24 * time.Second, gaps: true, failsOnMain: true, inject: redisKill},
+}
+
+func TestFaults(t *testing.T) {
+	testenv.LoadLock(t)
+	all := os.Getenv("GLOBALCHAT_FAULTS_ALL") == "1"
+	mariadb := testenv.MariaDB(t)
+	for i, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			if sc.failsOnMain && !all {
+				t.Skip("fails on today's server (issue 11); runs with GLOBALCHAT_FAULTS_ALL=1 (make faults)")
+			}
+			run(t, sc, mariadb, fmt.Sprintf("faults_%d", i))
+		})
+	}
+}
+
+// run starts the world, drives traffic, injects the faults and judges.
+func run(t *testing.T, sc scenario, mariadb *testenv.MariaDBServer, db string) {
+	c := newCluster(t, mariadb, db, sc.redisDown)
+	t.Logf("servers up in %v", time.Since(c.begin).Round(time.Millisecond))
+	d := startDriver(t, c.nginx.URL(), traffic{rate: sc.rate, send: sc.send, quiet: 8 * time.Second})
+	t.Logf("driver ready in %v", time.Since(c.begin).Round(time.Millisecond))
+	outages, lastHeal := sc.inject(c, d)
+	recs := untilEnd(d.wait())
+	t.Logf("driver done in %v", time.Since(c.begin).Round(time.Millisecond))
+	rows := readRows(t, c.dsn)
+	limit := time.Duration(0)
+	if sc.gaps {
+		limit = senderGapLimit
+	}
+	v := judge(judgement{recs: recs, rows: rows, outages: outages, lastHeal: lastHeal, maxGap: limit})
+	t.Logf("%s: %s", sc.name, v)
+	if len(v.problems) > 0 {
+		t.Errorf("%s failed:\n%s", sc.name, diagnosis(v, c))
+	}
+}
+
+// untilEnd drops what the driver recorded after its end (its own closing).
+func untilEnd(recs []record) []record {
+	for i, r := range recs {
+		if r.Kind == "end" {
+			return recs[:i]
+		}
+	}
+	return recs
+}
+
+// outage returns the window from from to the healing action plus settle.
+func outage(from, heal time.Time) []window { return []window{{from, heal.Add(settle)}} }
+
+// downUp is a fault that begins 4 s into the traffic and is repaired
+// at upAt.
+func downUp(upAt time.Duration, down, up func(c *cluster)) func(*cluster, *driver) ([]window, time.Time) {
+	return func(c *cluster, d *driver) ([]window, time.Time) {
+		d.at(4 * time.Second)
+		from := time.Now()
+		down(c)
+		d.at(upAt)
+		up(c)
+		heal := time.Now()
+		return outage(from, heal), heal
+	}
+}
+
+var (
+	redisKill   = downUp(14*time.Second, func(c *cluster) { c.redis.Kill() }, func(c *cluster) { c.redis.Restart() })
+	redisPause  = downUp(19*time.Second, func(c *cluster) { c.redis.Pause() }, func(c *cluster) { c.redis.Resume() })
+	mariadbKill = downUp(19*time.Second, func(c *cluster) { c.db.Kill() }, func(c *cluster) { c.db.Restart() })
+)
+
+func redisLate(c *cluster, d *driver) ([]window, time.Time) {
+	d.at(8 * time.Second)
+	c.redis.Restart()
+	heal := time.Now()
+	return outage(c.begin, heal), heal
+}
+
+func flushThenKill(c *cluster, d *driver) ([]window, time.Time) {
+	d.at(4 * time.Second)
+	from := time.Now()
+	c.redis.FlushAll()
+	d.at(6 * time.Second)
+	c.instances[0].stop(syscall.SIGKILL)
+	d.at(9 * time.Second)
+	c.restart(c.instances[0])
+	heal := time.Now()
+	return outage(from, heal), heal
+}
+
+func instanceKill(c *cluster, d *driver) ([]window, time.Time) {
+	d.at(4 * time.Second)
+	from := time.Now()
+	c.instances[1].stop(syscall.SIGKILL)
+	d.at(9 * time.Second)
+	c.restart(c.instances[1])
+	heal := time.Now()
+	return outage(from, heal), heal
+}
+
+func rolling(c *cluster, d *driver) ([]window, time.Time) {
+	d.at(4 * time.Second)
+	from := time.Now()
+	for _, in := range c.instances {
+		in.stop(syscall.SIGTERM)
+		c.restart(in)
+		time.Sleep(4 * time.Second)
+	}
+	heal := time.Now()
+	return outage(from, heal), heal
+}
