@@ -52,9 +52,9 @@ type Bus struct {
 	away    atomic.Bool
 	appends *batch.Batcher[*appendReq]
 	poke    chan struct{}
-	ctx  context.Context
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	ctx     context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
 
 	mu         sync.Mutex // guards what follows, and each move
 	d          *deliverer
