@@ -1,6 +1,7 @@
 // Drives the Go socketio server (socketio/client_test.go) with the official
 // socket.io-client, over each transport setup. SERVER_URL names the server.
 import { io } from "socket.io-client";
+import msgpackParser from "socket.io-msgpack-parser";
 import { assert, once, run, until } from "./lib.mjs";
 
 const url = process.env.SERVER_URL;
@@ -32,6 +33,18 @@ async function connected(mode, path, extra) {
 const cases = [];
 for (const mode of Object.keys(modes)) {
   const t = (name, fn) => cases.push([`${mode}: ${name}`, fn]);
+
+  t("a client of another parser (msgpack) gets a connect_error naming it, and stops", async () => {
+    const s = connect(mode, "/", { parser: msgpackParser });
+    let attempts = 0;
+    s.io.on("reconnect_attempt", () => attempts++);
+    const [err] = await once(s, "connect_error");
+    assert.match(err.message, /unsupported parser/);
+    await new Promise((r) => setTimeout(r, 500)); // reconnectionDelay is 50 ms here
+    assert.equal(attempts, 0, "no reconnection");
+    assert.equal(s.connected, false);
+    s.close();
+  });
 
   t("connects with auth", async () => {
     const s = connect(mode, "/", { auth: { token: "abc" } });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing globalchat needs and is missing: Debian
-# packages (redis-server, mariadb-server, nginx, chromium), the npm packages
+# packages (redis-server, mariadb-server, nginx, chromium, python3-socketio), the npm packages
 # of jstest/ and web/, and the Go modules. Safe to run again: it installs
 # only what is absent.
 set -euo pipefail
@@ -14,6 +14,10 @@ command -v mariadb >/dev/null || need+=(mariadb-client)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v chromium >/dev/null || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs npm)
+# The Python client of the tests (pyclient/) runs on Debian's interpreter,
+# which these packages install into.
+/usr/bin/python3 -c 'import socketio, requests, websocket' 2>/dev/null ||
+  need+=(python3 python3-socketio python3-requests python3-websocket)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   sudo=""

@@ -40,8 +40,8 @@ func (r *refusals) report(ref engineio.Refusal) {
 		slog.String("detail", ref.Detail))
 }
 
-// msgpackPacket is what a msgpack-encoded Socket.IO packet holds, in the
-// form socket.io-msgpack-parser encodes it.
+// msgpackPacket is a msgpack-encoded Socket.IO packet, in the form
+// socket.io-msgpack-parser decodes it.
 type msgpackPacket struct {
 	Type *int           `msgpack:"type"`
 	Nsp  string         `msgpack:"nsp"`
@@ -57,7 +57,12 @@ func msgpackNamespace(data []byte) (string, bool) {
 	if b := data[0]; b&0xf0 != 0x80 && b != 0xde && b != 0xdf { // a map
 		return "", false
 	}
-	var p msgpackPacket
+	// Only the head is decoded: the data, skipped, may hold extension
+	// types (notepack.io encodes undefined as one).
+	var p struct {
+		Type *int   `msgpack:"type"`
+		Nsp  string `msgpack:"nsp"`
+	}
 	if err := msgpack.NewDecoder(bytes.NewReader(data)).Decode(&p); err != nil || p.Type == nil {
 		return "", false
 	}

@@ -69,9 +69,17 @@ func refused(t *testing.T, reg *prometheus.Registry, reason string) float64 {
 // once per address.
 func TestMsgpackClientGetsAConnectErrorItCanRead(t *testing.T) {
 	l, reg, logs := refusalServer(t)
-	for i := range 3 {
+	connects := [][]byte{
+		// {type: 0, nsp: "/custom", data: {token: "x"}}
+		must(msgpack.Marshal(map[string]any{"type": 0, "nsp": "/custom", "data": map[string]any{"token": "x"}})),
+		// {type: 0, data: undefined, nsp: "/custom"}, as notepack.io
+		// encodes it: undefined is the extension type 0.
+		append(append([]byte{0x83, 0xa4}, "type"...), append(append([]byte{0x00, 0xa4}, "data"...),
+			append([]byte{0xd4, 0x00, 0x00, 0xa3}, append([]byte("nsp"), append([]byte{0xa7}, "/custom"...)...)...)...)...),
+		must(msgpack.Marshal(map[string]any{"type": 0, "nsp": "/custom"})),
+	}
+	for i, connect := range connects {
 		c := l.dial(t)
-		connect, _ := msgpack.Marshal(map[string]any{"type": 0, "nsp": "/custom", "data": map[string]any{"token": "x"}})
 		c.sendBinary(connect)
 		got := c.next()
 		if !strings.HasPrefix(got, "b") {
@@ -100,6 +108,13 @@ func TestMsgpackClientGetsAConnectErrorItCanRead(t *testing.T) {
 	if !strings.Contains(logs.buf.String(), "level=INFO") || !strings.Contains(logs.buf.String(), `kind="unsupported parser"`) {
 		t.Fatalf("log: %s", logs.buf.String())
 	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // A binary message that no packet announced and that is not msgpack is
