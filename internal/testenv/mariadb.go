@@ -103,6 +103,9 @@ func (m *MariaDBServer) install(bin string) {
 		"--datadir=" + filepath.Join(m.dir, "data"),
 		"--auth-root-authentication-method=normal",
 		"--skip-test-db",
+		// Its temporary tables in its own folder: in the shared /tmp, the
+		// installs of tests running side by side can trip on each other.
+		"--tmpdir=" + m.dir,
 	}, mariadbOptions...)
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	if err != nil {
