@@ -48,7 +48,7 @@ func newCluster(t *testing.T, mariadb *testenv.MariaDBServer, db string, redisDo
 		in := &instance{
 			id:   fmt.Sprintf("i%d", i+1),
 			port: testenv.FreePort(t),
-			bin:  testenv.Build(t, "./cmd/globalchat"),
+			bin:  serverBinary(t),
 		}
 		in.log = filepath.Join(c.logDir, in.id+".log")
 		in.env = []string{
@@ -79,6 +79,15 @@ func newCluster(t *testing.T, mariadb *testenv.MariaDBServer, db string, redisDo
 	}
 	c.nginx = testenv.NginxRoundRobin(t, upstreams)
 	return c
+}
+
+// serverBinary is the binary under test: GLOBALCHAT_FAULTS_BIN when set
+// (to judge another build, such as a branch's), this tree's otherwise.
+func serverBinary(t *testing.T) string {
+	if bin := os.Getenv("GLOBALCHAT_FAULTS_BIN"); bin != "" {
+		return bin
+	}
+	return testenv.Build(t, "./cmd/globalchat")
 }
 
 // keptDir is a folder for the instances' logs, removed when the test

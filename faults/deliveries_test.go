@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,8 +14,9 @@ import (
 func checkDeliveries(v *verdict, j judgement, byID map[string]row) {
 	seen := map[string]map[string]int{} // receiver -> id -> times
 	maxSeq := map[string]int64{}
+	maxOff := map[string]int64{}
 	ghosts := map[string][]string{} // id -> receivers
-	var outside []string
+	var outside, back []string
 	for _, r := range j.recs {
 		if r.Kind != "del" {
 			continue
@@ -36,6 +38,15 @@ func checkDeliveries(v *verdict, j judgement, byID map[string]row) {
 			}
 		}
 		maxSeq[r.Client] = max(maxSeq[r.Client], r.Seq)
+		if off, err := strconv.ParseInt(fmt.Sprint(r.Off), 10, 64); err == nil {
+			if off < maxOff[r.Client] {
+				back = append(back, fmt.Sprintf("%s from %d to %d at %s", r.Client, maxOff[r.Client], off, clock(r.TS)))
+			}
+			maxOff[r.Client] = max(maxOff[r.Client], off)
+		}
+	}
+	if len(back) > 0 {
+		v.fail("%d deliveries moved a receiver's recovery offset back: %s", len(back), first(back, 10))
 	}
 	if len(ghosts) > 0 {
 		var list []string

@@ -121,27 +121,28 @@ func redisLate(c *cluster, d *driver) ([]window, time.Time) {
 	return outage(c.begin, heal), heal
 }
 
-func flushThenKill(c *cluster, d *driver) ([]window, time.Time) {
-	d.at(4 * time.Second)
-	from := time.Now()
-	c.redis.FlushAll()
-	d.at(6 * time.Second)
-	c.instances[0].stop(syscall.SIGKILL)
-	d.at(9 * time.Second)
-	c.restart(c.instances[0])
-	heal := time.Now()
-	return outage(from, heal), heal
+// killInstance SIGKILLs instance i 6 s into the traffic (after before,
+// when set, at 4 s) and restarts it at 9 s.
+func killInstance(i int, before func(c *cluster)) func(*cluster, *driver) ([]window, time.Time) {
+	return func(c *cluster, d *driver) ([]window, time.Time) {
+		d.at(4 * time.Second)
+		from := time.Now()
+		if before != nil {
+			before(c)
+			d.at(6 * time.Second)
+		}
+		c.instances[i].stop(syscall.SIGKILL)
+		d.at(9 * time.Second)
+		c.restart(c.instances[i])
+		heal := time.Now()
+		return outage(from, heal), heal
+	}
 }
 
-func instanceKill(c *cluster, d *driver) ([]window, time.Time) {
-	d.at(4 * time.Second)
-	from := time.Now()
-	c.instances[1].stop(syscall.SIGKILL)
-	d.at(9 * time.Second)
-	c.restart(c.instances[1])
-	heal := time.Now()
-	return outage(from, heal), heal
-}
+var (
+	flushThenKill = killInstance(0, func(c *cluster) { c.redis.FlushAll() })
+	instanceKill  = killInstance(1, nil)
+)
 
 func rolling(c *cluster, d *driver) ([]window, time.Time) {
 	d.at(4 * time.Second)

@@ -21,12 +21,12 @@ func TestJudgeCatchesEachViolation(t *testing.T) {
 		{Kind: "start", TS: at(0)},
 		{Kind: "conn", Client: "r1", N: 1, TS: at(0)},
 		{Kind: "ack", Client: "s1", ClientID: "s1-1", Attempt: 1, OK: true, ID: "a", Seq: 1, TS: at(0.1)},
-		{Kind: "del", Client: "r1", ID: "a", Seq: 1, TS: at(0.1)},
+		{Kind: "del", Client: "r1", ID: "a", Seq: 1, Off: "1", TS: at(0.1)},
 		{Kind: "ack", Client: "s1", ClientID: "s1-2", Attempt: 1, Code: "unavailable", TS: at(0.2)},
 		{Kind: "ack", Client: "s1", ClientID: "s1-2", Attempt: 2, OK: true, ID: "c", Seq: 3, TS: at(8)},
 		{Kind: "ack", Client: "s1", ClientID: "s1-3", Attempt: 1, OK: true, ID: "lost", Seq: 4, TS: at(8.1)},
-		{Kind: "del", Client: "r1", ID: "ghost", Seq: 5, TS: at(8.2)},
-		{Kind: "del", Client: "r1", ID: "c", Seq: 3, TS: at(8.3)},
+		{Kind: "del", Client: "r1", ID: "ghost", Seq: 5, Off: "5", TS: at(8.2)},
+		{Kind: "del", Client: "r1", ID: "c", Seq: 3, Off: "3", TS: at(8.3)},
 		{Kind: "del", Client: "r1", ID: "c", Seq: 3, TS: at(8.4)},
 		{Kind: "conn", Client: "r1", N: 2, Rec: false, TS: at(9)},
 		{Kind: "stop", TS: at(10)},
@@ -42,6 +42,8 @@ func TestJudgeCatchesEachViolation(t *testing.T) {
 		"r1 got 1 duplicate deliveries",
 		"1 of 1 reconnects not recovered",
 		"sender s1, ",
+		"moved a receiver's recovery offset back: r1 from 5 to 3",
+		"r1, seq 3: got it (offset 3) at",
 	}
 	all := strings.Join(v.problems, "\n")
 	for _, w := range want {
