@@ -138,7 +138,11 @@ func checkRows(v *verdict, rows []row) map[string]row {
 func checkAcks(v *verdict, recs []record, byID map[string]row, rows []row) {
 	okByClient := map[string]record{}
 	attempts := map[string]record{} // sender clientMsgId attempt -> its ack
+	sender := map[string]string{}   // user id -> sender
 	for _, r := range recs {
+		if r.Kind == "sess" {
+			sender[r.UserID] = r.Client
+		}
 		if r.Kind != "ack" {
 			continue
 		}
@@ -156,8 +160,7 @@ func checkAcks(v *verdict, recs []record, byID map[string]row, rows []row) {
 	checkLost(v, okByClient, byID)
 	var told []string
 	for _, st := range rows {
-		sender := strings.TrimPrefix(st.userID, "guest:faults-guest-")
-		a, ok := attempts[fmt.Sprintf("%s %s %d", sender, st.clientMsgID, st.attempt)]
+		a, ok := attempts[fmt.Sprintf("%s %s %d", sender[st.userID], st.clientMsgID, st.attempt)]
 		if ok && !a.OK {
 			told = append(told, fmt.Sprintf("%s try %d seq %d (told %s%s: %s at %s)", a.ClientID, a.Attempt, st.seq, a.Code, timedOut(a), a.Err, clock(a.TS)))
 		}

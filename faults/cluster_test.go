@@ -90,7 +90,7 @@ func serverBinary(t *testing.T) string {
 	return testenv.Build(t, "./cmd/globalchat")
 }
 
-// keptDir is a folder for the instances' logs, removed when the test
+// keptDir is a folder for the instances' logs and the driver's record, removed when the test
 // passes and kept for a look when it fails.
 func keptDir(t *testing.T) string {
 	t.Helper()

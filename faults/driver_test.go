@@ -30,6 +30,7 @@ type record struct {
 	TS       int64  `json:"ts"` // Unix ms
 	Client   string `json:"c"`
 	SID      string `json:"sid"`
+	UserID   string `json:"uid"` // sess: the user id the server gave
 	Rec      bool   `json:"rec"` // conn: socket.recovered
 	N        int    `json:"n"`   // conn: how many connects so far
 	Why      string `json:"why"`
@@ -56,15 +57,15 @@ type driver struct {
 	done  chan error
 }
 
-// startDriver runs jstest/faults.mjs against url and waits until its
-// receivers are connected and its senders begin.
-func startDriver(t *testing.T, url string, tr traffic) *driver {
+// startDriver runs jstest/faults.mjs against url, its record in dir, and
+// waits until its receivers are connected and its senders begin.
+func startDriver(t *testing.T, url, dir string, tr traffic) *driver {
 	t.Helper()
 	root := testenv.RepoRoot(t)
 	if _, err := os.Stat(filepath.Join(root, "jstest", "node_modules", "socket.io-client")); err != nil {
 		t.Fatal("socket.io-client is not installed in jstest: run `make deps`")
 	}
-	d := &driver{t: t, out: filepath.Join(t.TempDir(), "records.jsonl"), stdio: &bytes.Buffer{},
+	d := &driver{t: t, out: filepath.Join(dir, "records.jsonl"), stdio: &bytes.Buffer{},
 		lines: make(chan string, 16), done: make(chan error, 1)}
 	ctx, cancel := context.WithTimeout(context.Background(), tr.send+tr.quiet*2+time.Minute)
 	t.Cleanup(cancel)

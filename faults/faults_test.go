@@ -64,7 +64,7 @@ func TestFaults(t *testing.T) {
 func run(t *testing.T, sc scenario, mariadb *testenv.MariaDBServer, db string) {
 	c := newCluster(t, mariadb, db, sc.redisDown)
 	t.Logf("servers up in %v", time.Since(c.begin).Round(time.Millisecond))
-	d := startDriver(t, c.nginx.URL(), traffic{rate: sc.rate, send: sc.send, quiet: 8 * time.Second})
+	d := startDriver(t, c.nginx.URL(), c.logDir, traffic{rate: sc.rate, send: sc.send, quiet: 8 * time.Second})
 	t.Logf("driver ready in %v", time.Since(c.begin).Round(time.Millisecond))
 	outages, lastHeal := sc.inject(c, d)
 	recs := untilEnd(d.wait())

@@ -18,6 +18,7 @@ func TestJudgeCatchesEachViolation(t *testing.T) {
 		{id: "c", seq: 3, userID: "guest:faults-guest-s1", clientMsgID: "s1-2", attempt: 2},
 	}
 	recs := []record{
+		{Kind: "sess", Client: "s1", UserID: "guest:faults-guest-s1", TS: at(0)},
 		{Kind: "start", TS: at(0)},
 		{Kind: "conn", Client: "r1", N: 1, TS: at(0)},
 		{Kind: "ack", Client: "s1", ClientID: "s1-1", Attempt: 1, OK: true, ID: "a", Seq: 1, TS: at(0.1)},

@@ -8,7 +8,7 @@
 // ACK_TIMEOUT_MS, RETRY_MS, MAX_ATTEMPTS.
 import { createWriteStream } from "node:fs";
 import { io } from "socket.io-client";
-import { sleep } from "./lib.mjs";
+import { Guests, sleep } from "./lib.mjs";
 
 const env = process.env;
 const num = (name, def) => (env[name] ? Number(env[name]) : def);
@@ -22,18 +22,21 @@ const retryMs = num("RETRY_MS", 300);
 const maxAttempts = num("MAX_ATTEMPTS", 4);
 
 const out = createWriteStream(env.OUT);
+const guests = new Guests(); // each client stays one guest across reconnects
 const record = (r) => out.write(JSON.stringify({ ts: Date.now(), ...r }) + "\n");
 
 // client opens one socket named name and records its life.
 function client(name, onMessage) {
   const s = io(env.URL, {
-    auth: { username: name, guestId: `faults-guest-${name}` },
+    auth: guests.auth(name, name),
     transports: ["websocket"],
     forceNew: true,
     reconnectionDelay: 100,
     reconnectionDelayMax: 500,
     randomizationFactor: 0.2,
   });
+  guests.track(s, name);
+  s.on("chat:session", (p) => record({ k: "sess", c: name, uid: p.userId }));
   let connects = 0;
   s.on("connect", () => record({ k: "conn", c: name, sid: s.id, rec: s.recovered === true, n: ++connects }));
   s.on("disconnect", (why) => record({ k: "disc", c: name, why: String(why) }));
