@@ -28,6 +28,10 @@ var ErrUnavailable = errors.New("dependency unavailable")
 // nothing should fail over from it.
 var ErrOverloaded = errors.New("dependency overloaded")
 
+// ErrMovedBack is returned by a Sequencer's Append under an epoch that
+// ended: another instance moved the cluster back to Redis.
+var ErrMovedBack = errors.New("the cluster moved back to Redis")
+
 // ErrConflict is wrapped by a store asked to save a message whose seq, or
 // whose (user, client message id), another stored message holds: the
 // sequencing went wrong somewhere, and saying so beats a silent success.

@@ -76,15 +76,25 @@ type MessageStore interface {
 //
 // Errors: ErrUnavailable when the database cannot be reached.
 type Sequencer interface {
+	// Fence makes the store the sequencer for this instance: it raises
+	// the counter to at least next and above every stored seq, and
+	// returns the next seq it will hand out and the current epoch, under
+	// which this instance appends.
+	Fence(ctx context.Context, next int64) (seq, epoch int64, err error)
 	// Append gives each of msgs, in order, the next seq of the store's
 	// counter and stores them, in one transaction that serializes with
 	// every other Append, so appends commit in seq order. A message whose
 	// ID, or (UserID, ClientMsgID), is stored already (or earlier in msgs)
 	// is not stored again: its result is the stored one, Duplicate true.
-	Append(ctx context.Context, msgs ...Message) ([]Appended, error)
-	// Fence raises the store's counter to at least next, and above every
-	// stored seq, and returns the next seq it will hand out.
-	Fence(ctx context.Context, next int64) (int64, error)
+	// It fails with ErrMovedBack, storing nothing, when the epoch is no
+	// longer epoch: the cluster went back to Redis meanwhile.
+	Append(ctx context.Context, epoch int64, msgs ...Message) ([]Appended, error)
+	// Return moves the cluster back to Redis as the sequencer: unless the
+	// epoch is no longer epoch (another instance did it already: from is
+	// then 0), it ends the epoch, so that every later Append under it is
+	// refused, and reserves the seqs from the returned from for Redis:
+	// the store's counter goes on gap above.
+	Return(ctx context.Context, epoch, gap int64) (from int64, err error)
 	// After and LastSeq are MessageStore's.
 	After(ctx context.Context, after int64, limit int) ([]Message, error)
 	LastSeq(ctx context.Context) (int64, error)

@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -25,9 +26,6 @@ const (
 	pollEvery      = 250 * time.Millisecond
 	probeEvery     = time.Second
 	pollPage       = 500
-	// grace is how long after Redis's return the store is still read for
-	// what instances that had not moved back yet appended.
-	grace = 5 * time.Second
 )
 
 var _ globalchat.Bus = (*Bus)(nil)
@@ -56,13 +54,12 @@ type Bus struct {
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 
-	mu         sync.Mutex // guards what follows, and each move
-	d          *deliverer
-	fenced     bool      // the store's counter was raised since the move away
-	pollFrom   int64     // the poller reads the store after this seq
-	pollSet    bool      // pollFrom was read from the store (not the whole table)
-	fence      int64     // Redis's first seq after the last return
-	graceUntil time.Time // the poller reads until then after a return
+	mu       sync.Mutex // guards what follows, and each move
+	d        *deliverer
+	fenced   bool  // the store's counter was raised since the move away
+	epoch    int64 // the store's epoch this instance appends under
+	pollFrom int64 // the poller reads the store after this seq
+	pollSet  bool  // pollFrom was read from the store (not the whole table)
 }
 
 // New returns a Bus; Subscribe starts it.
@@ -138,17 +135,32 @@ func redisAway(err error) bool {
 }
 
 // append numbers and stores m in the store, then wakes the poller that
-// delivers it.
+// delivers it. When another instance moved the cluster back to Redis
+// meanwhile, m goes to Redis too, or, if this instance cannot reach it,
+// is appended under the new epoch.
 func (b *Bus) append(ctx context.Context, m globalchat.Message) (globalchat.Message, bool, error) {
-	if err := b.ensureFenced(ctx); err != nil {
-		return globalchat.Message{}, false, err
+	for range 2 {
+		if err := b.ensureFenced(ctx); err != nil {
+			return globalchat.Message{}, false, err
+		}
+		req := &appendReq{msg: m}
+		err := b.appends.Do(ctx, req)
+		if errors.Is(err, globalchat.ErrMovedBack) {
+			// Back under the ended epoch: the store knows the cluster
+			// moved already and changes nothing.
+			if b.tryReturn() {
+				return b.Publish(ctx, m)
+			}
+			b.unfence()
+			continue
+		}
+		if err != nil {
+			return globalchat.Message{}, false, err
+		}
+		b.wake()
+		return req.res.Message, req.res.Duplicate, nil
 	}
-	req := &appendReq{msg: m}
-	if err := b.appends.Do(ctx, req); err != nil {
-		return globalchat.Message{}, false, err
-	}
-	b.wake()
-	return req.res.Message, req.res.Duplicate, nil
+	return globalchat.Message{}, false, fmt.Errorf("failover: the sequencer keeps moving: %w", globalchat.ErrUnavailable)
 }
 
 // appendReq is one message of an append batch and, once committed, what
@@ -166,7 +178,10 @@ func (b *Bus) appendBatch(ctx context.Context, reqs []*appendReq) error {
 	for i, r := range reqs {
 		msgs[i] = r.msg
 	}
-	res, err := b.store.Append(ctx, msgs...)
+	b.mu.Lock()
+	epoch := b.epoch
+	b.mu.Unlock()
+	res, err := b.store.Append(ctx, epoch, msgs...)
 	if err != nil {
 		return err
 	}
@@ -192,20 +207,29 @@ func (b *Bus) moveAway(cause error) {
 }
 
 // ensureFenced raises the store's counter, once per move away, above
-// every seq this instance has seen, by Gap.
+// every seq this instance has seen, by Gap (room for what Redis numbered
+// and this instance has not seen yet), and takes the epoch it appends
+// under.
 func (b *Bus) ensureFenced(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.fenced {
 		return nil
 	}
-	next, err := b.store.Fence(ctx, b.d.lastSeq()+Gap)
+	next, epoch, err := b.store.Fence(ctx, b.d.lastSeq()+Gap)
 	if err != nil {
 		return err
 	}
-	b.fenced = true
-	b.log.Info("failover: the store is the sequencer", "next seq", next)
+	b.fenced, b.epoch = true, epoch
+	b.log.Info("failover: the store is the sequencer", "next seq", next, "epoch", epoch)
 	return nil
+}
+
+// unfence forgets the epoch, which ended.
+func (b *Bus) unfence() {
+	b.mu.Lock()
+	b.fenced = false
+	b.mu.Unlock()
 }
 
 func (b *Bus) wake() {
@@ -215,8 +239,7 @@ func (b *Bus) wake() {
 	}
 }
 
-// pollLoop delivers what the store holds after pollFrom, while away and
-// during the grace period after a return.
+// pollLoop delivers what the store holds after pollFrom, while away.
 func (b *Bus) pollLoop() {
 	defer b.wg.Done()
 	t := time.NewTicker(pollEvery)
@@ -234,9 +257,9 @@ func (b *Bus) pollLoop() {
 
 func (b *Bus) pollOnce() {
 	b.mu.Lock()
-	away, from, fence, until := b.away.Load(), b.pollFrom, b.fence, b.graceUntil
+	away, from := b.away.Load(), b.pollFrom
 	b.mu.Unlock()
-	if !away && time.Now().After(until) {
+	if !away {
 		return
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, PublishTimeout)
@@ -249,9 +272,6 @@ func (b *Bus) pollOnce() {
 		return // the store is away too: the chat refuses sends meanwhile
 	}
 	for _, m := range msgs {
-		if !away && m.Seq >= fence {
-			break // numbered by Redis: its subscriber delivers it
-		}
 		b.d.deliver(m)
 		from = m.Seq
 	}
@@ -312,25 +332,45 @@ func (b *Bus) watchLoop() {
 	}
 }
 
-// tryReturn moves the instance back to Redis if Redis answers: Redis's
-// counter is raised above every seq the store handed out, by Gap.
-func (b *Bus) tryReturn() {
+// tryReturn moves the instance back to Redis if Redis answers and its
+// subscriber is up: the store ends the epoch (no append lands after this
+// point) and reserves the seqs from where it stopped for Redis, whose
+// counter is raised to them.
+func (b *Bus) tryReturn() bool {
+	if r, ok := b.primary.(interface{ Ready() bool }); ok && !r.Ready() {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(b.ctx, PublishTimeout)
 	defer cancel()
-	next, err := b.store.Fence(ctx, 0)
-	if err != nil {
-		return // both away: stay, the store decides the order when it returns
+	b.mu.Lock()
+	epoch, fenced := b.epoch, b.fenced
+	b.mu.Unlock()
+	if !fenced {
+		var err error
+		if _, epoch, err = b.store.Fence(ctx, 0); err != nil {
+			return false // both away: stay, the store decides the order when it returns
+		}
 	}
-	fence := next + Gap
-	if err := b.primary.EnsureSeq(ctx, fence-1); err != nil {
-		return
+	from, err := b.store.Return(ctx, epoch, Gap)
+	if err != nil {
+		return false
+	}
+	// Another instance may have moved back first (from is 0): Redis's
+	// counter must still be above every seq the store handed out.
+	last, err := b.store.LastSeq(ctx)
+	if err != nil {
+		return false
+	}
+	if err := b.primary.EnsureSeq(ctx, max(from-1, last)); err != nil {
+		return false
 	}
 	b.mu.Lock()
-	b.fence, b.graceUntil = fence, time.Now().Add(grace)
 	b.away.Store(false)
+	b.fenced = false
 	b.mu.Unlock()
 	b.state.SetRedisAway(false, nil)
-	b.log.Info("failover: back on Redis", "next seq", fence)
+	b.log.Info("failover: back on Redis", "from seq", max(from, last+1))
+	return true
 }
 
 // Recent implements globalchat.Bus: Redis's cache; empty while away (the
@@ -354,7 +394,7 @@ func (b *Bus) Since(ctx context.Context, after int64, limit int) ([]globalchat.M
 // EnsureSeq implements globalchat.Bus.
 func (b *Bus) EnsureSeq(ctx context.Context, seq int64) error {
 	if b.away.Load() {
-		_, err := b.store.Fence(ctx, seq+1)
+		_, _, err := b.store.Fence(ctx, seq+1)
 		return err
 	}
 	return b.primary.EnsureSeq(ctx, seq)

@@ -7,8 +7,8 @@ import (
 )
 
 // remembered is how many delivered seqs the deliverer keeps to drop
-// repeats: far more than any source repeats (a page of gap filling, a
-// grace period of polling).
+// repeats: far more than any source repeats (a page of gap filling, the
+// store's messages that Redis's subscriber reads again after a return).
 const remembered = 20_000
 
 // deliverer hands each seq to the handler once, from any number of

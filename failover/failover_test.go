@@ -139,12 +139,13 @@ func TestMovesToTheStoreAndBack(t *testing.T) {
 	if state.Mode() != globalchat.ModeNormal {
 		t.Fatal("not back on Redis")
 	}
-	if want := away.Seq + 1 + Gap - 1; primary.ensured.Load() != want {
-		t.Fatalf("Redis counter raised to %d, want %d", primary.ensured.Load(), want)
+	// Redis goes on right after the last seq the store handed out.
+	if primary.ensured.Load() != away.Seq {
+		t.Fatalf("Redis counter raised to %d, want %d", primary.ensured.Load(), away.Seq)
 	}
 	back, _, err := b.Publish(t.Context(), msg("c"))
-	if err != nil || back.Seq != away.Seq+1+Gap {
-		t.Fatalf("Publish back on Redis = %d, %v; want %d", back.Seq, err, away.Seq+1+Gap)
+	if err != nil || back.Seq != away.Seq+1 {
+		t.Fatalf("Publish back on Redis = %d, %v; want %d", back.Seq, err, away.Seq+1)
 	}
 	got := rec.wait(t, 3)
 	if len(got) != 3 {
@@ -203,5 +204,42 @@ func TestDelivererOnceAndOffsetsNeverBack(t *testing.T) {
 	}
 	if fmt.Sprint(seqs) != "[1 2 5 3 6]" || fmt.Sprint(offsets) != "[0 0 0 5 0]" {
 		t.Fatalf("seqs %v offsets %v", seqs, offsets)
+	}
+}
+
+// An instance still on the store when another moved the cluster back
+// finds its epoch ended: its message goes to Redis instead, and no append
+// lands among the seqs Redis now hands out.
+func TestAnAppendAfterTheReturnGoesToRedis(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chat.db")
+	store1, store2 := openStore(t, path), openStore(t, path)
+	shared := inmem.NewBus(inmem.BusOptions{})
+	p1, p2 := &flaky{Bus: shared}, &flaky{Bus: shared}
+	p1.down.Store(true)
+	p2.down.Store(true)
+	b1, _, _ := newBus(t, p1, store1)
+	b2, _, _ := newBus(t, p2, store2)
+	if _, _, err := b1.Publish(t.Context(), msg("one-away")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b2.Publish(t.Context(), msg("two-away")); err != nil {
+		t.Fatal(err)
+	}
+	p1.down.Store(false)
+	if !b1.tryReturn() {
+		t.Fatal("b1 did not move back")
+	}
+	onRedis, _, err := b1.Publish(t.Context(), msg("one-back"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b2 still thinks Redis is away, but its Redis answers now.
+	p2.down.Store(false)
+	late, _, err := b2.append(t.Context(), msg("two-late"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if late.Seq != onRedis.Seq+1 || b2.away.Load() {
+		t.Fatalf("b2's message has seq %d (away %v); want %d, numbered by Redis", late.Seq, b2.away.Load(), onRedis.Seq+1)
 	}
 }

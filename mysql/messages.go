@@ -178,9 +178,8 @@ func newWriter(db *sql.DB) sqlstore.Writer {
 			var t time.Time
 			return &t, func() time.Time { return t }
 		}},
-		LockCounter: "SELECT next FROM seq_counter WHERE id = 1 FOR UPDATE",
+		LockCounter: "SELECT next, epoch FROM seq_counter WHERE id = 1 FOR UPDATE",
 		Insert:      insertAll,
-		Greatest:    "GREATEST",
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -52,6 +53,16 @@ func (b *Bus) Subscribe(handler func(globalchat.Message)) {
 	}
 }
 
+// Ready says whether the subscriber is subscribed and caught up: an
+// instance moving back to Redis waits for it, so that it sees what the
+// others publish from then on.
+func (b *Bus) Ready() bool {
+	b.mu.Lock()
+	s := b.sub
+	b.mu.Unlock()
+	return s != nil && s.live.Load()
+}
+
 // waitReady waits until this bus's subscriber, if any, knows where it
 // starts, so that a message published here is never before that point.
 func (b *Bus) waitReady(ctx context.Context) error {
@@ -81,7 +92,8 @@ type subscriber struct {
 	handler func(globalchat.Message)
 	ready   chan struct{} // closed once last is known
 	started bool
-	last    int64 // seq of the last message delivered
+	last    int64       // seq of the last message delivered
+	live    atomic.Bool // subscribed and caught up
 
 	mu      sync.Mutex
 	ps      *goredis.PubSub
@@ -125,6 +137,7 @@ func (s *subscriber) session() (subscribed bool, err error) {
 		return false, errBusClosed
 	}
 	defer func() {
+		s.live.Store(false)
 		s.setPubSub(nil)
 		ps.Close()
 	}()
@@ -140,6 +153,7 @@ func (s *subscriber) session() (subscribed bool, err error) {
 				if err := s.resume(ctx); err != nil {
 					return subscribed, err
 				}
+				s.live.Store(true)
 			}
 		case *goredis.Message:
 			if err := s.receive(ctx, m.Payload); err != nil {
@@ -149,13 +163,22 @@ func (s *subscriber) session() (subscribed bool, err error) {
 	}
 }
 
-// start reads the room's seq: the subscriber delivers what comes after.
+// start reads where the subscriber starts: after the store's last seq
+// when BusOptions.StartAfter says it (so that what was published before
+// this subscriber first reached Redis, while the instance ran without it,
+// is caught up from the cache, the spool and the store), else after the
+// room's seq.
 func (s *subscriber) start(ctx context.Context) error {
 	c, cancel := withTimeout(ctx, s.bus.timeout)
 	defer cancel()
 	last, err := s.bus.client.Get(c, keySeq).Int64()
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return unavailable("read seq", err)
+	}
+	if s.bus.startAfter != nil {
+		if from, err := s.bus.startAfter(c); err == nil {
+			last = from
+		}
 	}
 	s.last, s.started = last, true
 	raise(&s.bus.floor, last)

@@ -101,7 +101,7 @@ func newWriter(db *sql.DB) sqlstore.Writer {
 			return &ms, func() time.Time { return time.UnixMilli(ms) }
 		}},
 		// The write transaction (BEGIN IMMEDIATE) holds the database.
-		LockCounter: "SELECT next FROM seq_counter WHERE id = 1",
+		LockCounter: "SELECT next, epoch FROM seq_counter WHERE id = 1",
 		Insert: func(ctx context.Context, tx *sql.Tx, msgs []globalchat.Message) error {
 			for _, m := range msgs {
 				if _, err := tx.ExecContext(ctx, insertStatement, row(m)...); err != nil {
@@ -110,6 +110,5 @@ func newWriter(db *sql.DB) sqlstore.Writer {
 			}
 			return nil
 		},
-		Greatest: "MAX",
 	}
 }

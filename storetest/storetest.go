@@ -47,6 +47,7 @@ func Run(t *testing.T, open Open) {
 		{"ClientMsgIDConflict", testClientMsgIDConflict},
 		{"Append", testAppend},
 		{"Fence", testFence},
+		{"Return", testReturn},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -366,7 +367,8 @@ func testAppend(t *testing.T, s globalchat.MessageStore) {
 		t.Skip("not a Sequencer") // a contract that does not apply, not a missing service
 	}
 	save(t, s, msgs(1, 2)...)
-	if _, err := seq.Fence(ctx(t), 0); err != nil { // what Redis handed out is behind the counter now
+	_, epoch, err := seq.Fence(ctx(t), 0) // what Redis handed out is behind the counter now
+	if err != nil {
 		t.Fatalf("Fence: %v", err)
 	}
 	a, b := msg(0), msg(0)
@@ -374,7 +376,7 @@ func testAppend(t *testing.T, s globalchat.MessageStore) {
 	b.ID = "appended-b"
 	retryInBatch := a
 	retryInBatch.ID = "a-retry-in-the-same-call"
-	got, err := seq.Append(ctx(t), a, retryInBatch, b)
+	got, err := seq.Append(ctx(t), epoch, a, retryInBatch, b)
 	if err != nil || len(got) != 3 {
 		t.Fatalf("Append: %v, %v", got, err)
 	}
@@ -384,13 +386,13 @@ func testAppend(t *testing.T, s globalchat.MessageStore) {
 	retry := a
 	retry.ID = "a-retry-of-appended"
 	stored := msg(2)
-	again, err := seq.Append(ctx(t), retry, stored)
+	again, err := seq.Append(ctx(t), epoch, retry, stored)
 	if err != nil || again[0].ID != "appended" || !again[0].Duplicate || again[1].Seq != 2 || !again[1].Duplicate {
 		t.Fatalf("Append of stored messages = %+v, %v; want the stored ones, duplicates", again, err)
 	}
 	c := msg(0)
 	c.ID = "appended-c"
-	if got, err := seq.Append(ctx(t), c); err != nil || got[0].Seq != 5 {
+	if got, err := seq.Append(ctx(t), epoch, c); err != nil || got[0].Seq != 5 {
 		t.Fatalf("next Append = %+v, %v; want seq 5 (duplicates take no seq)", got, err)
 	}
 	// Saving what the store numbered is idempotent.
@@ -407,13 +409,53 @@ func testFence(t *testing.T, s globalchat.MessageStore) {
 		t.Skip("not a Sequencer")
 	}
 	save(t, s, msg(5))
+	var epoch int64
 	for _, tc := range []struct{ ask, want int64 }{{0, 6}, {100, 100}, {50, 100}} {
-		if got, err := seq.Fence(ctx(t), tc.ask); err != nil || got != tc.want {
+		got, e, err := seq.Fence(ctx(t), tc.ask)
+		if err != nil || got != tc.want {
 			t.Fatalf("Fence(%d) = %d, %v; want %d", tc.ask, got, err, tc.want)
 		}
+		epoch = e
 	}
-	got, err := seq.Append(ctx(t), msg(0))
+	got, err := seq.Append(ctx(t), epoch, msg(0))
 	if err != nil || got[0].Seq != 100 {
 		t.Fatalf("Append after Fence(100) = %+v, %v; want seq 100", got, err)
+	}
+}
+
+// testReturn: moving back to Redis ends the epoch, so an append under it
+// is refused and stores nothing; the seqs from where the store stopped are
+// Redis's, the store's counter goes on gap above; a second instance
+// moving back under the ended epoch changes nothing.
+func testReturn(t *testing.T, s globalchat.MessageStore) {
+	seq, ok := s.(globalchat.Sequencer)
+	if !ok {
+		t.Skip("not a Sequencer")
+	}
+	next, epoch, err := seq.Fence(ctx(t), 10)
+	if err != nil || next != 10 {
+		t.Fatalf("Fence = %d, %v", next, err)
+	}
+	if _, err := seq.Append(ctx(t), epoch, msg(0)); err != nil {
+		t.Fatal(err)
+	}
+	from, err := seq.Return(ctx(t), epoch, 1000)
+	if err != nil || from != 11 {
+		t.Fatalf("Return = %d, %v; want 11", from, err)
+	}
+	late := msg(0)
+	late.ID = "appended-after-the-return"
+	if _, err := seq.Append(ctx(t), epoch, late); !errors.Is(err, globalchat.ErrMovedBack) {
+		t.Fatalf("Append under the ended epoch: %v, want ErrMovedBack", err)
+	}
+	if again, err := seq.Return(ctx(t), epoch, 1000); err != nil || again != 0 {
+		t.Fatalf("second Return = %d, %v; want 0 (done already)", again, err)
+	}
+	next, epoch2, err := seq.Fence(ctx(t), 0)
+	if err != nil || next != 1011 || epoch2 == epoch {
+		t.Fatalf("Fence after the return = %d (epoch %d, was %d), %v; want 1011, a new epoch", next, epoch2, epoch, err)
+	}
+	if got := after(t, s, 0, 10); len(got) != 1 {
+		t.Fatalf("stored %d messages, want 1 (the refused append stored nothing)", len(got))
 	}
 }

@@ -192,7 +192,9 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 // openBus sets up the message bus of Redis mode: the Redis bus, behind
 // the failover to the store while Redis is away, and the spool's drain.
 func (d *deps) openBus(ctx context.Context, client *goredis.Client, away bool, log *slog.Logger) {
-	rb := redis.NewBus(client, redis.BusOptions{Timeout: failover.PublishTimeout, Fill: d.store.After, Logger: log})
+	rb := redis.NewBus(client, redis.BusOptions{
+		Timeout: failover.PublishTimeout, Fill: d.store.After, StartAfter: d.store.LastSeq, Logger: log,
+	})
 	d.redisBus = rb
 	d.bus = rb
 	if seq, ok := d.store.(globalchat.Sequencer); ok {

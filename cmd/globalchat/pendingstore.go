@@ -110,20 +110,28 @@ func (p *pendingStore) Ping(ctx context.Context) error {
 	return s.Ping(ctx)
 }
 
-func (p *pendingStore) Append(ctx context.Context, msgs ...globalchat.Message) ([]globalchat.Appended, error) {
+func (p *pendingStore) Append(ctx context.Context, epoch int64, msgs ...globalchat.Message) ([]globalchat.Appended, error) {
 	s, err := p.get()
 	if err != nil {
 		return nil, err
 	}
-	return s.Append(ctx, msgs...)
+	return s.Append(ctx, epoch, msgs...)
 }
 
-func (p *pendingStore) Fence(ctx context.Context, next int64) (int64, error) {
+func (p *pendingStore) Fence(ctx context.Context, next int64) (int64, int64, error) {
+	s, err := p.get()
+	if err != nil {
+		return 0, 0, err
+	}
+	return s.Fence(ctx, next)
+}
+
+func (p *pendingStore) Return(ctx context.Context, epoch, gap int64) (int64, error) {
 	s, err := p.get()
 	if err != nil {
 		return 0, err
 	}
-	return s.Fence(ctx, next)
+	return s.Return(ctx, epoch, gap)
 }
 
 // Close stops the retries and closes the store if it opened.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,15 +15,13 @@ import (
 // (globalchat.Sequencer) while Redis is away.
 type Writer struct {
 	Reader
-	// LockCounter is the dialect's query of seq_counter's next that locks
-	// its row until the transaction ends (serializing appends across
-	// instances): SELECT ... FOR UPDATE in MySQL; SQLite's write
-	// transaction already holds the database.
+	// LockCounter is the dialect's query of seq_counter's next and epoch
+	// that locks its row until the transaction ends (serializing appends,
+	// fences and returns across instances): SELECT ... FOR UPDATE in
+	// MySQL; SQLite's write transaction already holds the database.
 	LockCounter string
 	// Insert stores msgs inside tx; a taken key is an error.
 	Insert func(ctx context.Context, tx *sql.Tx, msgs []globalchat.Message) error
-	// Greatest is the dialect's n-ary maximum: GREATEST (MySQL), MAX (SQLite).
-	Greatest string
 }
 
 // Check returns, for each of msgs, nil when the store holds it (its id
@@ -70,35 +69,24 @@ func (w Writer) Check(ctx context.Context, q interface {
 }
 
 // Append implements globalchat.Sequencer.
-func (w Writer) Append(ctx context.Context, msgs ...globalchat.Message) ([]globalchat.Appended, error) {
+func (w Writer) Append(ctx context.Context, epoch int64, msgs ...globalchat.Message) ([]globalchat.Appended, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
-	ctx, cancel := w.Bound(ctx)
-	defer cancel()
-	out, err := w.append(ctx, msgs)
-	if err != nil {
-		return nil, w.Wrap("append", err)
-	}
-	return out, nil
+	var out []globalchat.Appended
+	err := w.counterTx(ctx, "append", func(tx *sql.Tx, c *counter) error {
+		if c.epoch != epoch {
+			return globalchat.ErrMovedBack
+		}
+		var err error
+		out, err = w.appendLocked(ctx, tx, c, msgs)
+		return err
+	})
+	return out, err
 }
 
-func (w Writer) append(ctx context.Context, msgs []globalchat.Message) (_ []globalchat.Appended, err error) {
-	tx, err := w.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	// The counter's row lock first: it serializes appends, so the lookup
-	// below sees every append committed before this one.
-	var next int64
-	if err := tx.QueryRowContext(ctx, w.LockCounter).Scan(&next); err != nil {
-		return nil, fmt.Errorf("seq_counter: %w", err)
-	}
+// appendLocked stores msgs with the counter's row locked.
+func (w Writer) appendLocked(ctx context.Context, tx *sql.Tx, c *counter, msgs []globalchat.Message) ([]globalchat.Appended, error) {
 	known, err := w.stored(ctx, tx, msgs)
 	if err != nil {
 		return nil, err
@@ -110,21 +98,84 @@ func (w Writer) append(ctx context.Context, msgs []globalchat.Message) (_ []glob
 			out[i] = globalchat.Appended{Message: first, Duplicate: true}
 			continue
 		}
-		m.Seq, next = next, next+1
+		m.Seq, c.next = c.next, c.next+1
 		known.add(m)
 		fresh = append(fresh, m)
 		out[i] = globalchat.Appended{Message: m}
 	}
-	if len(fresh) == 0 {
-		return out, tx.Rollback()
+	if len(fresh) > 0 {
+		if err := w.Insert(ctx, tx, fresh); err != nil {
+			return nil, err
+		}
 	}
-	if err := w.Insert(ctx, tx, fresh); err != nil {
-		return nil, err
+	return out, nil
+}
+
+// Fence implements globalchat.Sequencer.
+func (w Writer) Fence(ctx context.Context, next int64) (seq, epoch int64, err error) {
+	err = w.counterTx(ctx, "fence", func(tx *sql.Tx, c *counter) error {
+		last, err := w.maxSeq(ctx, tx)
+		c.next = max(c.next, next, last+1)
+		seq, epoch = c.next, c.epoch
+		return err
+	})
+	return seq, epoch, err
+}
+
+// Return implements globalchat.Sequencer.
+func (w Writer) Return(ctx context.Context, epoch, gap int64) (from int64, err error) {
+	err = w.counterTx(ctx, "return", func(tx *sql.Tx, c *counter) error {
+		if c.epoch != epoch {
+			return nil // another instance moved back already
+		}
+		last, err := w.maxSeq(ctx, tx)
+		from = max(c.next, last+1)
+		c.next, c.epoch = from+gap, c.epoch+1
+		return err
+	})
+	return from, err
+}
+
+// counter is seq_counter's row.
+type counter struct{ next, epoch int64 }
+
+// counterTx runs f in a transaction holding seq_counter's row, and writes
+// the row back if f changed it; f's error rolls everything back.
+func (w Writer) counterTx(ctx context.Context, op string, f func(*sql.Tx, *counter) error) error {
+	ctx, cancel := w.Bound(ctx)
+	defer cancel()
+	tx, err := w.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return w.Wrap(op, err)
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE seq_counter SET next = ? WHERE id = 1", next); err != nil {
-		return nil, err
+	defer func() { _ = tx.Rollback() }()
+	var c counter
+	if err := tx.QueryRowContext(ctx, w.LockCounter).Scan(&c.next, &c.epoch); err != nil {
+		return w.Wrap(op, fmt.Errorf("seq_counter: %w", err))
 	}
-	return out, tx.Commit()
+	was := c
+	if err := f(tx, &c); err != nil {
+		if errors.Is(err, globalchat.ErrMovedBack) {
+			return err
+		}
+		return w.Wrap(op, err)
+	}
+	if c != was {
+		if _, err := tx.ExecContext(ctx, "UPDATE seq_counter SET next = ?, epoch = ? WHERE id = 1", c.next, c.epoch); err != nil {
+			return w.Wrap(op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return w.Wrap(op, err)
+	}
+	return nil
+}
+
+// maxSeq returns the highest stored seq, 0 when none.
+func (w Writer) maxSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var last int64
+	err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM messages").Scan(&last)
+	return last, err
 }
 
 // stored returns the stored messages that share an id or a (user, client
@@ -179,20 +230,4 @@ func (k known) find(m globalchat.Message) (globalchat.Message, bool) {
 	}
 	first, ok := k.byClient[[2]string{m.UserID, m.ClientMsgID}]
 	return first, ok
-}
-
-// Fence implements globalchat.Sequencer.
-func (w Writer) Fence(ctx context.Context, next int64) (int64, error) {
-	ctx, cancel := w.Bound(ctx)
-	defer cancel()
-	_, err := w.DB.ExecContext(ctx, "UPDATE seq_counter SET next = "+w.Greatest+
-		"(next, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages)) WHERE id = 1", next)
-	if err != nil {
-		return 0, w.Wrap("fence", err)
-	}
-	var got int64
-	if err := w.DB.QueryRowContext(ctx, "SELECT next FROM seq_counter WHERE id = 1").Scan(&got); err != nil {
-		return 0, w.Wrap("fence", err)
-	}
-	return got, nil
 }
