@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -18,16 +16,9 @@ import (
 func TestAdminDashboard(t *testing.T) {
 	testenv.Binary(t, "chromium")
 	testenv.Binary(t, "redis-server")
-	dir := os.Getenv("ARTIFACTS_DIR")
-	if dir == "" {
-		dir = filepath.Join(testenv.RepoRoot(t), "artifacts", "admin")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	testenv.Node(t, 3*time.Minute, "web/e2e/admin.mjs",
 		"GLOBALCHAT_BIN="+buildBinary(t),
-		"ARTIFACTS_DIR="+dir,
+		"ARTIFACTS_DIR="+artifactsDir(t, "admin"),
 		"REDIS_PORT="+strconv.Itoa(testenv.FreePort(t)),
 		"PORT="+strconv.Itoa(testenv.FreePort(t)),
 		"PORT_OFF="+strconv.Itoa(testenv.FreePort(t)),
