@@ -33,7 +33,9 @@ type Deps struct {
 	// Registerer receives the HTTP metrics; nil for none.
 	Registerer prometheus.Registerer
 	// Meter counts each route's bytes; nil counts nothing.
-	Meter  *bandwidth.Meter
+	Meter *bandwidth.Meter
+	// Admin is the operator's dashboard.
+	Admin  Admin
 	Logger *slog.Logger
 }
 
@@ -55,6 +57,13 @@ func Routes(d Deps) http.Handler {
 	// Socket.IO counts its own traffic, as Engine.IO payloads.
 	mux.Handle("/socket.io/", d.SocketIO)
 	route("/api/", bandwidth.Ops, http.HandlerFunc(h.notFound))
+	a := &admin{d: d}
+	if d.Admin.Page != nil {
+		route("GET /admin", bandwidth.Ops, d.Admin.Page)
+	}
+	route("GET /admin/api/status", bandwidth.Ops, http.HandlerFunc(a.status))
+	route("GET /admin/api/live", bandwidth.Ops, RequireToken(d.Admin.Token, http.HandlerFunc(a.live)))
+	route("GET /admin/api/history", bandwidth.Ops, RequireToken(d.Admin.Token, http.HandlerFunc(a.history)))
 	route("/", bandwidth.Static, d.Web)
 	return mux
 }

@@ -4,6 +4,7 @@
 // redis-server). Env: GLOBALCHAT_BIN, REDIS_URL, REDIS_PORT, PORTS (three,
 // comma-separated), DATA_DIR.
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { Transport, transports } from "engine.io-client";
 import { io } from "socket.io-client";
 import { assert, once, run, sleep, until } from "./lib.mjs";
@@ -131,6 +132,20 @@ const cases = [
     assert.ok(value(/^http_requests_total\{route="GET \/healthz",status="200"\} (\S+)$/m) > 0, "http");
     assert.ok(value(/^redis_command_seconds_count\{command="evalsha",pool="flows"\} (\S+)$/m) > 0, "redis commands");
     assert.ok(/^engineio_queued_frames \d+$/m.test(text), "queue depth");
+  }],
+
+  ["every metric of deploy/grafana-dashboard.json is one the server exports", async () => {
+    const text = await (await fetch(instances[0].url + "/metrics")).text();
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
+    const dash = JSON.parse(readFileSync(new URL("../deploy/grafana-dashboard.json", import.meta.url), "utf8"));
+    const used = new Set();
+    for (const p of dash.panels) {
+      for (const t of p.targets) {
+        for (const m of t.expr.matchAll(/([a-z_]+)\{/g)) used.add(m[1].replace(/_bucket$/, ""));
+      }
+    }
+    assert.ok(used.size >= 10, [...used].join(" "));
+    for (const name of used) assert.ok(exported.has(name), `${name} is not in /metrics`);
   }],
 
   ["every bandwidth:* key has a TTL", async () => {

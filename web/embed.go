@@ -32,7 +32,8 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // notBuilt is what "/" answers when the binary was built without the client.
 const notBuilt = "web client not built: run make web\n"
 
-// Handler serves the embedded client: index.html at "/" (revalidated on
+// Handler serves the embedded client: index.html at "/", the operator's
+// dashboard admin.html at "/admin" (both revalidated on
 // every load, so a new release is picked up at once), the hashed files
 // under /assets/ cached for a year, other files for an hour. When the
 // client was not built, "/" answers 503 with a hint.
@@ -90,8 +91,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := path.Clean("/" + r.URL.Path)
-	if name == "/" || name == "/index.html" {
-		h.serveIndex(w, r)
+	switch name {
+	case "/", "/index.html":
+		h.servePage(w, r, "/index.html")
+		return
+	case "/admin", "/admin.html":
+		h.servePage(w, r, "/admin.html")
 		return
 	}
 	f, ok := h.files[name]
@@ -108,10 +113,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	serve(w, r, name, f)
 }
 
-func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
+// servePage serves a page (the chat, the dashboard), revalidated on
+// every load.
+func (h *handler) servePage(w http.ResponseWriter, r *http.Request, name string) {
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-cache")
-	f, ok := h.files["/index.html"]
+	f, ok := h.files[name]
 	if !ok {
 		hdr.Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -120,7 +127,7 @@ func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("X-Frame-Options", "DENY")
-	serve(w, r, "/index.html", f)
+	serve(w, r, name, f)
 }
 
 // serve writes f, answering conditional and range requests.

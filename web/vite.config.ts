@@ -26,12 +26,15 @@ export default defineConfig({
     // Inline nothing: the page's CSP allows scripts and styles from self only.
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
+    // Two pages: the chat, and the operator's dashboard (/admin).
+    rollupOptions: { input: { index: "index.html", admin: "admin.html" } },
   },
   server: {
     proxy: {
       "/socket.io": { target: "http://127.0.0.1:8080", ws: true },
       "/api": "http://127.0.0.1:8080",
       "/healthz": "http://127.0.0.1:8080",
+      "/admin/api": "http://127.0.0.1:8080",
     },
   },
 });

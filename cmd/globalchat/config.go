@@ -43,6 +43,7 @@ type config struct {
 	Accounting        string
 	AccountInterval   time.Duration
 	AccountWindow     time.Duration
+	AdminToken        string
 
 	// redisMetrics measure the Redis clients deps opens: wiring, not a
 	// setting (newServer sets it).
@@ -108,6 +109,7 @@ func (c *config) settings() []setting {
 		{"LOG_FORMAT", "auto", "`json`, `text`, or `auto` (JSON unless on a terminal)", str(&c.LogFormat)},
 		{"BANDWIDTH_ACCOUNTING", "on", "`on` or `off`: count bytes, frames, messages and connections per endpoint, in `/metrics` and the `bandwidth:*` keys (docs/operations.md)", str(&c.Accounting)},
 		{"BANDWIDTH_INTERVAL", "10s", "the interval of one point of the `bandwidth:timeseries:*` sets (whole seconds)", duration(&c.AccountInterval)},
+		{"ADMIN_TOKEN", "", "secret (16 characters or more) that opens the operator's dashboard at `/admin` (its API takes `Authorization: Bearer <token>`); unset: the dashboard is off", str(&c.AdminToken)},
 		{"BANDWIDTH_WINDOW", "24h", "how long the `bandwidth:timeseries:*` sets keep their points (24 h of 10 s: 8,640 per endpoint)", duration(&c.AccountWindow)},
 	}
 }
@@ -169,6 +171,7 @@ func (c *config) validate() error {
 	check(c.PresenceThreshold >= 1, "PRESENCE_COALESCE_THRESHOLD must be at least 1")
 	check(c.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT must be positive")
 	check(c.MySQLDSN != "" || c.SQLitePath != "", "SQLITE_PATH must not be empty without MYSQL_DSN")
+	check(c.AdminToken == "" || len(c.AdminToken) >= 16, "ADMIN_TOKEN must be 16 characters or more")
 	check(c.Accounting == "on" || c.Accounting == "off", "BANDWIDTH_ACCOUNTING must be on or off, got %q", c.Accounting)
 	check(c.AccountInterval >= time.Second && c.AccountInterval%time.Second == 0,
 		"BANDWIDTH_INTERVAL must be whole seconds, at least 1s, got %v", c.AccountInterval)

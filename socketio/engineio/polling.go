@@ -146,7 +146,10 @@ func payloadSize(frames []frame) int {
 // post reads a long-polling POST: one or more packets from the client.
 func (c *Conn) post(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
-	if c.transport != transportPolling || c.closed {
+	// A session the server is closing takes POSTs until its close packet
+	// is polled, as on the reference server (a pong crossing the close
+	// must not fail); what they carry is dropped.
+	if c.transport != transportPolling || (c.closed && !c.pendingClose) {
 		c.mu.Unlock()
 		writeError(w, http.StatusBadRequest, errBadRequest)
 		return

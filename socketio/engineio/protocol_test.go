@@ -253,3 +253,76 @@ func TestProbeTooBigClosesOnlyTheProbe(t *testing.T) {
 	h.expectGet(sid, "3")
 	r.stillOpen(t)
 }
+
+// lateTimer stops a session's heartbeat timer and sets its schedule, as a
+// loaded machine leaves it when the timer is due but has not run.
+func lateTimer(c *Conn, awaitingPong bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timer.Stop()
+	c.awaitingPong = awaitingPong
+	c.lastPing = time.Now().Add(-time.Second)
+	c.nextBeat = time.Now().Add(-time.Millisecond)
+}
+
+// suite: "closes the session upon ping timeout" (polling): a poll that
+// comes after the pong's deadline finds the session gone, even when the
+// timer that should have closed it has not run yet.
+func TestPollAfterThePingDeadlineFindsTheSessionGone(t *testing.T) {
+	h := newHarness(t, Options{})
+	sid, r := h.handshake()
+	lateTimer(r.conn, true)
+	expectError(t, h.get(sid), http.StatusBadRequest, errSessionUnknown)
+	r.closedWith(t, ReasonPingTimeout)
+}
+
+// A poll that comes when a ping is due gets it, timer or not.
+func TestPollWhenAPingIsDueGetsIt(t *testing.T) {
+	h := newHarness(t, Options{})
+	sid, r := h.handshake()
+	lateTimer(r.conn, false)
+	h.expectGet(sid, "2")
+	h.post(sid, "3")
+	r.stillOpen(t)
+}
+
+// suite: "sends ping/pong packets": pings keep to pingInterval whatever
+// time the client takes to answer (within pingTimeout), so that three of
+// them come within 3 x pingInterval of the handshake.
+func TestPingsKeepToTheInterval(t *testing.T) {
+	const interval = 300 * time.Millisecond
+	h := newHarness(t, Options{PingInterval: interval, PingTimeout: time.Second})
+	c, _, r := h.mustDial()
+	start := time.Now()
+	for range 3 {
+		c.expect("2")
+		time.Sleep(interval / 2) // a slow pong
+		c.send("3")
+	}
+	if took := time.Since(start); took > 3*interval+interval {
+		t.Fatalf("3 pings took %v, want about %v (not %v: the pong's delay added each time)", took, 3*interval+interval/2, 4*interval+interval/2)
+	}
+	r.stillOpen(t)
+}
+
+// suite: "should send ping/pong packets" (Socket.IO, polling), when the
+// connect timeout closes the session as a pong is on its way: the pong's
+// POST is still taken, as on the reference server, until the close
+// packet is polled.
+func TestPollingPostWhileTheServerCloses(t *testing.T) {
+	h := newHarness(t, Options{})
+	sid, r := h.handshake()
+	r.conn.Close(ReasonForcedClose)
+	r.closedWith(t, ReasonForcedClose)
+	if res := h.post(sid, "3"); res.status != http.StatusOK || res.body != "ok" {
+		t.Fatalf("POST while closing: %d %q", res.status, res.body)
+	}
+	if res := h.post(sid, "4late"); res.status != http.StatusOK {
+		t.Fatalf("POST while closing: %d %q", res.status, res.body)
+	}
+	h.expectGet(sid, "1")
+	expectError(t, h.post(sid, "3"), http.StatusBadRequest, errSessionUnknown)
+	if len(r.msgs) != 0 {
+		t.Fatal("a message after the close was delivered")
+	}
+}

@@ -8,9 +8,9 @@ import (
 
 // Refusal is a client turned away, or cut off, for speaking what the
 // server does not: an old protocol version, an oversize message, a broken
-// control frame. The server answers each as the protocol says (see
-// the README's supported clients) and reports it through Options.Refused, so that the
-// application can count and log it.
+// control frame. The server answers each as the protocol says (see the
+// README's supported clients) and reports it through Options.Refused, so
+// that the application can count and log it.
 type Refusal struct {
 	// Reason is one of the Refused* constants: a small fixed set, fit
 	// for a metric label.
