@@ -6,6 +6,5 @@
 // MySQL at the end and judges every ack and every delivery against it.
 //
 // `make test` runs each scenario once; `make faults COUNT=n` runs each n
-// times. Scenarios that today's server still fails run only with
-// GLOBALCHAT_FAULTS_ALL=1 (which `make faults` sets).
+// times, with the figures.
 package faults

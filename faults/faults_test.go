@@ -2,7 +2,6 @@ package faults
 
 import (
 	"fmt"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -29,32 +28,25 @@ type scenario struct {
 	rate      int
 	send      time.Duration
 	gaps      bool // Redis or MySQL down alone: sender gaps are limited
-	// failsOnMain says the server does not pass this yet: it runs only
-	// with GLOBALCHAT_FAULTS_ALL=1 (issue 11).
-	failsOnMain bool
-	inject      func(c *cluster, d *driver) (outages []window, lastHeal time.Time)
+	inject    func(c *cluster, d *driver) (outages []window, lastHeal time.Time)
 }
 
 var scenarios = []scenario{
-	{name: "RedisKill", rate: baseRate, send: 24 * time.Second, gaps: true, failsOnMain: true, inject: redisKill},
-	{name: "RedisPause", rate: baseRate, send: 28 * time.Second, gaps: true, failsOnMain: true, inject: redisPause},
-	{name: "MariaDBKill", rate: baseRate, send: 28 * time.Second, gaps: true, failsOnMain: true, inject: mariadbKill},
-	{name: "RedisDownAtStart", redisDown: true, rate: baseRate, send: 20 * time.Second, gaps: true, failsOnMain: true, inject: redisLate},
-	{name: "RedisFlushThenInstanceKill", rate: baseRate, send: 18 * time.Second, failsOnMain: true, inject: flushThenKill},
+	{name: "RedisKill", rate: baseRate, send: 24 * time.Second, gaps: true, inject: redisKill},
+	{name: "RedisPause", rate: baseRate, send: 28 * time.Second, gaps: true, inject: redisPause},
+	{name: "MariaDBKill", rate: baseRate, send: 28 * time.Second, gaps: true, inject: mariadbKill},
+	{name: "RedisDownAtStart", redisDown: true, rate: baseRate, send: 20 * time.Second, gaps: true, inject: redisLate},
+	{name: "RedisFlushThenInstanceKill", rate: baseRate, send: 18 * time.Second, inject: flushThenKill},
 	{name: "InstanceKill", rate: baseRate, send: 18 * time.Second, inject: instanceKill},
-	{name: "RollingRestart", rate: baseRate, send: 26 * time.Second, failsOnMain: true, inject: rolling},
-	{name: "RedisKill10x", rate: 10 * baseRate, send: 24 * time.Second, gaps: true, failsOnMain: true, inject: redisKill},
+	{name: "RollingRestart", rate: baseRate, send: 26 * time.Second, inject: rolling},
+	{name: "RedisKill10x", rate: 10 * baseRate, send: 24 * time.Second, gaps: true, inject: redisKill},
 }
 
 func TestFaults(t *testing.T) {
 	testenv.LoadLock(t)
-	all := os.Getenv("GLOBALCHAT_FAULTS_ALL") == "1"
 	mariadb := testenv.MariaDB(t)
 	for i, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			if sc.failsOnMain && !all {
-				t.Skip("fails on today's server (issue 11); runs with GLOBALCHAT_FAULTS_ALL=1 (make faults)")
-			}
 			run(t, sc, mariadb, fmt.Sprintf("faults_%d", i))
 		})
 	}
