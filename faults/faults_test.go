@@ -29,8 +29,9 @@ type scenario struct {
 	rate      int
 	send      time.Duration
 	gaps      bool // Redis or MySQL down alone: sender gaps are limited
-	// failsOnMain says the server does not pass this yet: it runs only
-	// with GLOBALCHAT_FAULTS_ALL=1 (issue 11).
+	// failsOnMain says the server does not pass this reliably yet: it
+	// runs only with GLOBALCHAT_FAULTS_ALL=1 (issue 11; the figures in
+	// docs/operations.md say what fails).
 	failsOnMain bool
 	inject      func(c *cluster, d *driver) (outages []window, lastHeal time.Time)
 }
@@ -38,7 +39,7 @@ type scenario struct {
 var scenarios = []scenario{
 	{name: "RedisKill", rate: baseRate, send: 24 * time.Second, gaps: true, failsOnMain: true, inject: redisKill},
 	{name: "RedisPause", rate: baseRate, send: 28 * time.Second, gaps: true, failsOnMain: true, inject: redisPause},
-	{name: "MariaDBKill", rate: baseRate, send: 28 * time.Second, gaps: true, failsOnMain: true, inject: mariadbKill},
+	{name: "MariaDBKill", rate: baseRate, send: 28 * time.Second, gaps: true, inject: mariadbKill},
 	{name: "RedisDownAtStart", redisDown: true, rate: baseRate, send: 20 * time.Second, gaps: true, failsOnMain: true, inject: redisLate},
 	{name: "RedisFlushThenInstanceKill", rate: baseRate, send: 18 * time.Second, failsOnMain: true, inject: flushThenKill},
 	{name: "InstanceKill", rate: baseRate, send: 18 * time.Second, inject: instanceKill},
@@ -53,7 +54,7 @@ func TestFaults(t *testing.T) {
 	for i, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			if sc.failsOnMain && !all {
-				t.Skip("fails on today's server (issue 11); runs with GLOBALCHAT_FAULTS_ALL=1 (make faults)")
+				t.Skip("not passed reliably by today's server (issue 11, docs/operations.md); runs with GLOBALCHAT_FAULTS_ALL=1 (make faults)")
 			}
 			run(t, sc, mariadb, fmt.Sprintf("faults_%d", i))
 		})
