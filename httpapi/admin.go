@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -74,6 +75,7 @@ func (a *admin) status(w http.ResponseWriter, r *http.Request) {
 type liveResponse struct {
 	At       int64             `json:"at"` // ms
 	Instance string            `json:"instance"`
+	Mode     string            `json:"mode"` // this instance's (normal, redis away, …)
 	Checks   map[string]string `json:"checks"`
 	Realtime map[string]string `json:"realtime"`
 }
@@ -83,7 +85,18 @@ func (a *admin) live(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
 	defer cancel()
 	res := liveResponse{At: time.Now().UnixMilli(), Instance: a.d.Admin.Instance, Checks: checkAll(ctx, a.d.Checks), Realtime: map[string]string{}}
-	a.events.observe(res.Checks, time.Now())
+	mode := globalchat.ModeNormal
+	if a.d.Mode != nil {
+		mode = a.d.Mode()
+	}
+	res.Mode = mode.String()
+	// A mode other than normal is an event of its own, as "mode".
+	states := maps.Clone(res.Checks)
+	states["mode"] = "ok"
+	if mode != globalchat.ModeNormal {
+		states["mode"] = res.Mode
+	}
+	a.events.observe(states, time.Now())
 	if a.d.Admin.Stats != nil {
 		rt, err := a.d.Admin.Stats.Realtime(ctx)
 		if err != nil {

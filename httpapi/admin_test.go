@@ -49,7 +49,7 @@ func TestAdminAPI(t *testing.T) {
 	}
 	code, body := adminGet(t, h, "/admin/api/live", "s3cret-token")
 	rt, _ := body["realtime"].(map[string]any)
-	if code != 200 || rt["websocket:bytes_out_total"] != "42" || body["checks"].(map[string]any)["redis"] != "ok" {
+	if code != 200 || rt["websocket:bytes_out_total"] != "42" || body["checks"].(map[string]any)["redis"] != "ok" || body["mode"] != "normal" {
 		t.Fatalf("live %d %v", code, body)
 	}
 	*redis = check{errors.New("connection refused")}
@@ -57,8 +57,8 @@ func TestAdminAPI(t *testing.T) {
 	code, body = adminGet(t, h, "/admin/api/history", "s3cret-token")
 	series, _ := body["series"].(map[string]any)
 	events, _ := body["events"].([]any)
-	if code != 200 || len(series["websocket"].([]any)) != 1 || len(events) != 2 ||
-		events[1].(map[string]any)["status"] != "connection refused" {
+	if code != 200 || len(series["websocket"].([]any)) != 1 || len(events) != 3 || // redis and mode at the first poll, then redis down
+		events[2].(map[string]any)["status"] != "connection refused" || body["seriesError"] != nil {
 		t.Fatalf("history %d %v", code, body)
 	}
 	if code, _ := adminGet(t, h, "/admin/api/history?since=12", "s3cret-token"); code != 400 {

@@ -19,6 +19,7 @@ targets=(
 	"./socketio FuzzDecodePacket"
 	"./socketio FuzzInsertBinary"
 	"./socketio FuzzServer"
+	"./socketio FuzzMsgpackNamespace"
 )
 
 for t in "${targets[@]}"; do

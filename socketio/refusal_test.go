@@ -149,3 +149,23 @@ func TestOldClientRefusalIsCountedAndLogged(t *testing.T) {
 		t.Fatalf("log: %s", logs.buf.String())
 	}
 }
+
+// FuzzMsgpackNamespace: whatever binary a client sends out of turn, the
+// check for a msgpack packet neither panics nor takes long, and a packet
+// it recognises gets a refusal that decodes.
+func FuzzMsgpackNamespace(f *testing.F) {
+	f.Add(must(msgpack.Marshal(map[string]any{"type": 0, "nsp": "/"})))
+	f.Add([]byte{0x83, 0xa4, 't', 'y', 'p', 'e', 0x00, 0xa4, 'd', 'a', 't', 'a', 0xd4, 0x00, 0x00, 0xa3, 'n', 's', 'p', 0xa1, '/'})
+	f.Add([]byte{0x81, 0xa4, 'd', 'a', 't', 'a', 0xdb, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		nsp, ok := msgpackNamespace(data)
+		if !ok {
+			return
+		}
+		var p msgpackPacket
+		if err := msgpack.Unmarshal(msgpackConnectError(nsp, parserRefusal), &p); err != nil || p.Nsp != nsp {
+			t.Fatalf("refusal for %q does not decode: %v", nsp, err)
+		}
+	})
+}

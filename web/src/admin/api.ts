@@ -26,6 +26,8 @@ export async function enabled(): Promise<boolean> {
 export interface Live {
   at: number;
   instance: string;
+  /** This instance's mode: normal, redis away, store away, … */
+  mode: string;
   checks: Record<string, string>;
   realtime: Record<string, number>;
 }
@@ -37,6 +39,7 @@ export async function live(token: string): Promise<Live> {
   return {
     at: Number(b.at),
     instance: String(b.instance ?? ""),
+    mode: String(b.mode ?? ""),
     checks: (b.checks ?? {}) as Record<string, string>,
     realtime,
   };

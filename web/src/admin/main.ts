@@ -110,7 +110,7 @@ class Board {
     this.samples.push(s);
     while (this.samples.length > LIVE_SECONDS) this.samples.shift();
     $("instance").textContent = `served by ${s.instance} · ${s.realtime.instances ?? 0} instance(s) reporting`;
-    this.showDeps(s.checks);
+    this.showDeps({ ...s.checks, mode: s.mode === "normal" || !s.mode ? "ok" : s.mode });
     this.showKPIs(s.realtime);
     this.drawLive();
   }
@@ -122,7 +122,7 @@ class Board {
       const ok = checks[name] === "ok";
       li.dataset.check = name;
       li.dataset.state = ok ? "up" : "down";
-      li.textContent = ok ? `${name}: up` : `${name}: down (${checks[name]})`;
+      li.textContent = name === "mode" ? `mode: ${ok ? "normal" : checks[name]}` : ok ? `${name}: up` : `${name}: down (${checks[name]})`;
       return li;
     }));
   }
@@ -202,7 +202,8 @@ class Board {
       time.dateTime = new Date(e.at).toISOString();
       time.textContent = new Date(e.at).toLocaleTimeString();
       li.dataset.state = e.status === "ok" ? "up" : "down";
-      li.append(time, ` ${e.check} ${e.status === "ok" ? "up" : `down: ${e.status}`}`);
+      const what = e.check === "mode" ? `mode: ${e.status === "ok" ? "normal" : e.status}` : `${e.check} ${e.status === "ok" ? "up" : `down: ${e.status}`}`;
+      li.append(time, ` ${what}`);
       return li;
     }));
   }
