@@ -2,8 +2,10 @@ package chat
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/socketio"
@@ -19,7 +21,17 @@ const maxReplay = 1000
 type Replayer struct {
 	Bus   globalchat.Bus
 	Store globalchat.MessageStore
+	// Delivered, if set, is the highest seq this instance has delivered
+	// (Service.Delivered). The replay stops there: what comes after
+	// reaches the socket live, held until the replay is out, so a message
+	// the cache has and this instance has not delivered yet is not sent
+	// twice (once replayed, once live a moment later).
+	Delivered func() int64
 }
+
+// catchUpWait bounds how long a replay waits for this instance to deliver
+// up to the client's offset (it was on an instance further ahead).
+const catchUpWait = 2 * time.Second
 
 var _ socketio.Replayer = Replayer{}
 
@@ -29,12 +41,22 @@ func (r Replayer) Replay(ctx context.Context, nsp string, rooms []string, off st
 	if err != nil || after < 0 || !slices.Contains(rooms, globalchat.Room) {
 		return nil, false, nil
 	}
+	upTo, ok := r.deliveredUpTo(ctx, after)
+	if !ok {
+		return nil, false, nil
+	}
 	msgs, complete, err := r.Bus.Since(ctx, after, maxReplay+1)
 	if err != nil || !complete {
 		msgs, err = r.Store.After(ctx, after, maxReplay+1)
 	}
 	if err != nil || len(msgs) > maxReplay {
 		return nil, false, err
+	}
+	for i, m := range msgs {
+		if m.Seq > upTo {
+			msgs = msgs[:i]
+			break
+		}
 	}
 	out := make([]socketio.Broadcast, 0, len(msgs))
 	for _, m := range msgs {
@@ -45,4 +67,25 @@ func (r Replayer) Replay(ctx context.Context, nsp string, rooms []string, off st
 		out = append(out, b)
 	}
 	return out, true, nil
+}
+
+// deliveredUpTo returns the seq up to which the replay goes: what this
+// instance has delivered, once that reaches the client's offset (false if
+// it does not within catchUpWait: the client then starts afresh, rather
+// than get again, live, what it already had).
+func (r Replayer) deliveredUpTo(ctx context.Context, after int64) (int64, bool) {
+	if r.Delivered == nil {
+		return math.MaxInt64, true
+	}
+	deadline := time.Now().Add(catchUpWait)
+	for {
+		upTo := r.Delivered()
+		if upTo >= after {
+			return upTo, true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return 0, false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/globalchat/globalchat"
@@ -82,7 +83,13 @@ type Service struct {
 	// histCache holds the encoded history of new connections.
 	histCache historyCache
 	stopWatch func()
+	// delivered is the highest seq delivered to this instance's sockets.
+	delivered atomic.Int64
 }
+
+// Delivered returns the highest seq this instance has delivered to its
+// sockets (the recovery replay stops there).
+func (s *Service) Delivered() int64 { return s.delivered.Load() }
 
 // New wires the flows onto the main namespace of cfg.IO and subscribes to
 // the bus. Call it before serving.
@@ -110,6 +117,12 @@ func New(cfg Config) (*Service, error) {
 	s.presence = newFanout(s.broadcast, cfg.PresenceThreshold, cfg.PresenceInterval, s.log)
 	s.nsp.Use(s.authenticate)
 	s.nsp.OnConnection(s.onConnect)
+	// What the store holds was delivered before this process started.
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	if last, err := cfg.Store.LastSeq(ctx); err == nil {
+		s.delivered.Store(last)
+	}
+	cancel()
 	cfg.Bus.Subscribe(s.deliver)
 	s.stopWatch = s.watchStore()
 	return s, nil
@@ -140,6 +153,9 @@ func (s *Service) broadcast(event string, payload any) {
 // its seq as the recovery offset.
 func (s *Service) deliver(m globalchat.Message) {
 	s.histCache.advance(m.Seq)
+	if m.Seq > s.delivered.Load() {
+		s.delivered.Store(m.Seq) // deliveries are sequential: no race to lose
+	}
 	s.cfg.Traffic.MessagesOut(s.nsp.RoomSize(globalchat.Room))
 	off := m.Seq
 	if m.Offset > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/bandwidth"
+	"github.com/globalchat/globalchat/chat"
 	"github.com/globalchat/globalchat/failover"
 	"github.com/globalchat/globalchat/inmem"
 	"github.com/globalchat/globalchat/internal/swap"
@@ -49,6 +51,9 @@ type deps struct {
 	// sessionsLost saves the recovery sessions of every connected socket
 	// again: Redis lost them, or they were kept in memory until now.
 	sessionsLost atomic.Pointer[func()]
+	// chat is the service, once built (the replayer asks it how far it
+	// delivered).
+	chat atomic.Pointer[chat.Service]
 	// swaps are set while Redis has not answered yet.
 	swaps *swaps
 	mu    sync.Mutex // guards closers once running
@@ -330,6 +335,15 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 type checkFunc func(ctx context.Context) error
 
 func (f checkFunc) Ping(ctx context.Context) error { return f(ctx) }
+
+// delivered is the highest seq the chat delivered; before the chat is
+// built, nothing is delivered to anyone, and a replay is not capped.
+func (d *deps) delivered() int64 {
+	if svc := d.chat.Load(); svc != nil {
+		return svc.Delivered()
+	}
+	return math.MaxInt64
+}
 
 // modeName names what the instance runs on, for logs.
 func (d *deps) modeName() string {

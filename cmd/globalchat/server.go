@@ -75,6 +75,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	}
 	registerSpool(reg, d)
 	d.onUserLeft(svc.UserLeft)
+	d.chat.Store(svc)
 	resave := func() { log.Info("recovery sessions saved again", "sockets", io.SaveSessions()) }
 	d.sessionsLost.Store(&resave)
 	handler := httpapi.Routes(httpapi.Deps{
@@ -112,7 +113,7 @@ func ioOptions(cfg config, d *deps, acct *accounting, log *slog.Logger, reg prom
 		Recovery: &socketio.RecoveryOptions{
 			MaxDisconnection: cfg.RecoveryWindow,
 			Sessions:         d.sessions,
-			Replayer:         chat.Replayer{Bus: d.bus, Store: d.store},
+			Replayer:         chat.Replayer{Bus: d.bus, Store: d.store, Delivered: d.delivered},
 			// Sessions saved at connect are for the other instances:
 			// only once they are kept in Redis.
 			SaveOnConnect: d.redisOn.Load,
