@@ -49,7 +49,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	if err != nil {
 		return nil, err
 	}
-	logState(log, cfg, d.modeName())
+	logState(log, cfg, d.redisOn.Load(), d.modeName())
 	// Client mistakes (refused connections, invalid messages) are logged
 	// sampled per address: a hostile client cannot flood the log.
 	sampler := logsample.New(log, logsample.Options{})

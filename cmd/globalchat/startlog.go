@@ -10,7 +10,7 @@ import (
 // dependency the stores do not already announce, without secrets: the
 // reference design's troubleshooting looks for "Redis IoAdapter
 // configured" in the logs.
-func logState(log *slog.Logger, cfg config, mode string) {
+func logState(log *slog.Logger, cfg config, redisOn bool, mode string) {
 	if cfg.RedisURL == "" {
 		log.Info("in-memory state: bus, presence, rate limits and sessions of this instance alone (no REDIS_URL)", "mode", mode)
 		return
@@ -19,7 +19,7 @@ func logState(log *slog.Logger, cfg config, mode string) {
 	if opt, err := goredis.ParseURL(cfg.RedisURL); err == nil {
 		attrs = append(attrs, "addr", opt.Addr, "db", opt.DB, "user", opt.Username, "tls", opt.TLSConfig != nil)
 	}
-	if mode == "redis" {
+	if redisOn {
 		log.Info("redis connected: Redis IoAdapter configured (bus, presence, rate limits, sessions, bandwidth:* keys)", attrs...)
 		return
 	}
