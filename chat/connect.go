@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"strconv"
 
 	"github.com/globalchat/globalchat"
@@ -14,30 +13,29 @@ import (
 // member is what the chat keeps on a socket (its Data).
 type member struct {
 	Identity
+	addr string // the client's address, for the per-address limits
 }
 
 // authenticate is the namespace middleware: the connection flow's "verify
-// user" step.
+// user" step, and the per-address bound on joins, so that a client making
+// up new guests does not announce one after the other for ever.
 func (s *Service) authenticate(sock *socketio.Socket) error {
 	hs := sock.Handshake()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if _, err := s.allowAddress(ctx, s.cfg.JoinLimiter, hs.Address, "connections"); err != nil {
+		s.metrics.refusedConnects.Inc()
+		return &socketio.ConnectError{Message: globalchat.ErrorMessage(err)}
+	}
 	id, err := s.cfg.Auth.Authenticate(hs.Auth)
 	if err != nil {
 		s.metrics.refusedConnects.Inc()
-		s.cfg.Sampler.Log(context.Background(), slog.LevelInfo, "auth_refused", clientAddr(hs.RemoteAddr),
+		s.cfg.Sampler.Log(ctx, slog.LevelInfo, "auth_refused", hs.Address,
 			"chat: connection refused", slog.String("reason", err.Error()))
 		return &socketio.ConnectError{Message: err.Error()}
 	}
-	sock.Data = &member{Identity: id}
+	sock.Data = &member{Identity: id, addr: hs.Address}
 	return nil
-}
-
-// clientAddr is the address sampled logs are kept per: the host of
-// addr, without the port (a client reconnecting gets a new one).
-func clientAddr(addr string) string {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
 }
 
 // history payload of chat:history.

@@ -36,7 +36,10 @@ type Handshake struct {
 	Header     http.Header
 	Query      url.Values
 	RemoteAddr string
-	Time       time.Time
+	// Address is the client's IP address: the peer's, or the one a
+	// trusted proxy named (engineio.Limits.TrustedProxies).
+	Address string
+	Time    time.Time
 }
 
 // Event is an event received from a client. Args are its JSON arguments,
@@ -126,7 +129,7 @@ func (s *Socket) Namespace() *Namespace { return s.nsp }
 // Handshake returns what the connection carried.
 func (s *Socket) Handshake() Handshake {
 	info := s.client.conn.Request()
-	return Handshake{Auth: s.auth, Header: info.Header, Query: info.Query, RemoteAddr: info.RemoteAddr, Time: info.Time}
+	return Handshake{Auth: s.auth, Header: info.Header, Query: info.Query, RemoteAddr: info.RemoteAddr, Address: info.ClientAddr, Time: info.Time}
 }
 
 // Recovered reports whether this socket is a recovered session, which got
