@@ -53,6 +53,25 @@ func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
 	}
 }
 
+// allow applies the rate limits: the user's, then its address's (which
+// counts only what the user may send, so that one user over its limit
+// does not use up its neighbours' budget).
+func (s *Service) allow(ctx context.Context, mb *member) (time.Duration, error) {
+	u := mb.User
+	d, err := s.cfg.Limiter.Allow(ctx, u.ID)
+	s.health.report("rate limiter", err)
+	if err != nil {
+		return 0, err
+	}
+	if !d.Allowed {
+		s.cfg.Sampler.Log(ctx, slog.LevelWarn, "rate limit", u.ID, "chat: rate limit exceeded",
+			slog.String("user", u.ID), slog.String("addr", mb.addr), slog.Int("limit", d.Limit), slog.Duration("retryAfter", d.RetryAfter))
+		return d.RetryAfter, globalchat.Errorf(globalchat.CodeRateLimited,
+			"at most %d messages a minute: try again in %.1fs", d.Limit, d.RetryAfter.Seconds())
+	}
+	return s.allowAddress(ctx, s.cfg.AddressLimiter, mb.addr, "messages")
+}
+
 // accept runs the flow up to the commit; on rate limiting it also returns
 // how long to wait.
 func (s *Service) accept(mb *member, e *socketio.Event) (globalchat.Message, time.Duration, error) {
@@ -63,20 +82,8 @@ func (s *Service) accept(mb *member, e *socketio.Event) (globalchat.Message, tim
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	if wait, err := s.allowAddress(ctx, s.cfg.AddressLimiter, mb.addr, "messages"); err != nil {
+	if wait, err := s.allow(ctx, mb); err != nil {
 		return globalchat.Message{}, wait, err
-	}
-
-	d, err := s.cfg.Limiter.Allow(ctx, u.ID)
-	s.health.report("rate limiter", err)
-	if err != nil {
-		return globalchat.Message{}, 0, err
-	}
-	if !d.Allowed {
-		s.cfg.Sampler.Log(ctx, slog.LevelWarn, "rate limit", u.ID, "chat: rate limit exceeded",
-			slog.String("user", u.ID), slog.String("addr", mb.addr), slog.Int("limit", d.Limit), slog.Duration("retryAfter", d.RetryAfter))
-		return globalchat.Message{}, d.RetryAfter, globalchat.Errorf(globalchat.CodeRateLimited,
-			"at most %d messages a minute: try again in %.1fs", d.Limit, d.RetryAfter.Seconds())
 	}
 
 	m := globalchat.Message{

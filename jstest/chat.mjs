@@ -4,7 +4,7 @@
 // temporary folder; TOKEN_GOOD, TOKEN_EXPIRED, TOKEN_BADSIG JWTs for the
 // secret JWT_SECRET.
 import { io } from "socket.io-client";
-import { Guests, assert, once, run, sleep, until } from "./lib.mjs";
+import { Guests, assert, once, run, sleep, sourceAddress, until } from "./lib.mjs";
 import { Server, getJSON } from "./server.mjs";
 
 const env = process.env;
@@ -232,6 +232,31 @@ const cases = [
     const ack = await send(s, "after restart");
     assert.ok(ack.message.seq > before.body.messages.at(-1).seq, "seq continues");
     s.close();
+  }],
+
+  ["guests made up one after the other share their address's limit", async () => {
+    // From an address of its own, at the shipped limits (120 messages a
+    // minute per address), so that the other cases keep theirs.
+    const from = sourceAddress(77);
+    let accepted = 0;
+    let refusal = null;
+    for (let i = 0; i < 15 && !refusal; i++) {
+      const s = io(server.url, { auth: { username: `rotor${i}` }, transports: ["websocket"], forceNew: true, reconnection: false, ...from });
+      await once(s, "connect");
+      for (let j = 0; j < 10 && !refusal; j++) {
+        const ack = await send(s, `rotating ${i}-${j}`);
+        if (ack.ok) accepted++;
+        else refusal = ack;
+      }
+      s.close();
+    }
+    assert.equal(accepted, 120, "accepted before the address limit");
+    assert.equal(refusal?.error.code, "rate_limited");
+    assert.match(refusal.error.message, /at most 120 messages a minute from one address/);
+    assert.ok(refusal.error.retryAfterMs > 0);
+    const other = await client("bystander", id("bystander"), sourceAddress(78));
+    assert.equal((await send(other, "another address is not limited")).ok, true);
+    other.close();
   }],
 
   ["JWT mode refuses bad tokens and accepts a good one", async () => {

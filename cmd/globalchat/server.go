@@ -66,7 +66,9 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	}
 	svc, err := chat.New(chat.Config{
 		IO: io, Store: d.store, Bus: d.bus, Presence: d.presence, Limiter: d.limiter,
-		Auth: auth, Logger: log, Registerer: reg,
+		AddressLimiter: addressLimiter(cfg.Edge.MessagesPerAddress),
+		JoinLimiter:    addressLimiter(cfg.Edge.JoinsPerAddress),
+		Auth:           auth, Logger: log, Registerer: reg,
 		PresenceThreshold: cfg.PresenceThreshold, Traffic: acct.chat(), Sampler: sampler, State: state,
 	})
 	if err != nil {
@@ -91,7 +93,10 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	}, log)
 	return &server{
 		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct, stopSampler: stopSampler,
-		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			// net/http reads up to 4 KB past MaxHeaderBytes: the bound is
+			// MAX_HEADER_BYTES in all.
+			MaxHeaderBytes: cfg.Edge.MaxHeaderBytes - 4096},
 	}, nil
 }
 
@@ -107,8 +112,15 @@ func ioOptions(cfg config, d *deps, acct *accounting, log *slog.Logger, reg prom
 			KeepHeaders:    []string{},
 			AllowedOrigins: cfg.origins(), Logger: log,
 			Traffic: acct.engine(),
+			Limits:  cfg.Edge.limits(),
 		},
-		Adapter: d.adapter,
+		// A client refused at CONNECT closes its connection itself; one
+		// that does not is closed after this, and counts as unconnected
+		// (MAX_UNCONNECTED) until then.
+		ConnectTimeout:     20 * time.Second,
+		MaxAttachments:     cfg.Edge.MaxAttachments,
+		MaxAttachmentBytes: cfg.Edge.MaxAttachmentBytes,
+		Adapter:            d.adapter,
 		Recovery: &socketio.RecoveryOptions{
 			MaxDisconnection: cfg.RecoveryWindow,
 			Sessions:         d.sessions,
