@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/socketio"
@@ -68,7 +69,11 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 
 	sock.Join(globalchat.Room)
 	sock.On(EventMessage, s.onMessage)
-	sock.OnDisconnect(func(reason socketio.Reason) { s.onDisconnect(sock, u, reason) })
+	stop := s.endAtExpiry(sock, m.Expires)
+	sock.OnDisconnect(func(reason socketio.Reason) {
+		stop()
+		s.onDisconnect(sock, u, reason)
+	})
 	// A recovered socket got what it missed replayed; others get history,
 	// before presence is registered, so that it leaves in the same write
 	// as the CONNECT reply rather than one Redis round trip later.
@@ -83,6 +88,23 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 	if err == nil && first {
 		s.presence.joined(u, count)
 	}
+}
+
+// endAtExpiry closes the connection of a socket whose token expires, once
+// past the leeway, so that a reconnect with the same token is refused
+// ("token expired"). It closes the transport rather than disconnect the
+// socket: the official client then reconnects by itself, asking its auth
+// callback for a fresh token, and recovers what it missed. It returns
+// what stops the timer.
+func (s *Service) endAtExpiry(sock *socketio.Socket, exp time.Time) (stop func()) {
+	if exp.IsZero() {
+		return func() {}
+	}
+	t := time.AfterFunc(exp.Add(jwtLeeway+time.Second).Sub(s.cfg.Now()), func() {
+		s.metrics.expired.Inc()
+		sock.CloseConnection()
+	})
+	return func() { t.Stop() }
 }
 
 // historyPayload returns the encoded chat:history of a new connection;

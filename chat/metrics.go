@@ -6,6 +6,7 @@ type metrics struct {
 	messages        *prometheus.CounterVec
 	refusedConnects prometheus.Counter
 	addressLimited  *prometheus.CounterVec
+	expired         prometheus.Counter
 	storeLatency    *prometheus.HistogramVec
 }
 
@@ -20,13 +21,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		addressLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chat_address_limited_total", Help: "Messages and connections refused by a per-address limit, by what was limited.",
 		}, []string{"what"}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_expired_connections_total", Help: "Connections closed because their token expired.",
+		}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "chat_store_seconds", Help: "Message store latency by operation.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"op"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.messages, m.refusedConnects, m.addressLimited, m.storeLatency)
+		reg.MustRegister(m.messages, m.refusedConnects, m.addressLimited, m.expired, m.storeLatency)
 	}
 	return m
 }

@@ -161,3 +161,19 @@ func joinNames(names []string) string { return strings.Join(names, ", ") }
 func (h *handlers) notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, globalchat.Errorf(globalchat.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 }
+
+// authorized lets a request through to next when Deps.Authorize accepts
+// it; otherwise it answers 401 with a Bearer challenge.
+func (h *handlers) authorized(next http.HandlerFunc) http.Handler {
+	if h.d.Authorize == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h.d.Authorize(r); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="globalchat"`)
+			writeError(w, globalchat.Errorf(globalchat.CodeUnauthorized, "%s", err.Error()))
+			return
+		}
+		next(w, r)
+	})
+}

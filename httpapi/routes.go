@@ -35,8 +35,12 @@ type Deps struct {
 	// Meter counts each route's bytes; nil counts nothing.
 	Meter *bandwidth.Meter
 	// Admin is the operator's dashboard.
-	Admin  Admin
-	Logger *slog.Logger
+	Admin Admin
+	// Authorize checks the credentials of a request to the chat's API
+	// (/api/messages, /api/online-users): its error, a message for the
+	// client, is answered 401. Nil lets everyone in (guest mode).
+	Authorize func(r *http.Request) error
+	Logger    *slog.Logger
 }
 
 // Routes returns the whole HTTP API.
@@ -49,8 +53,8 @@ func Routes(d Deps) http.Handler {
 	route := func(pattern string, ep bandwidth.Endpoint, handler http.Handler) {
 		mux.Handle(pattern, m.observe(d.Meter, ep, pattern, handler))
 	}
-	route("GET /api/messages", bandwidth.APIMessages, http.HandlerFunc(h.messages))
-	route("GET /api/online-users", bandwidth.APIOnlineUsers, http.HandlerFunc(h.onlineUsers))
+	route("GET /api/messages", bandwidth.APIMessages, h.authorized(h.messages))
+	route("GET /api/online-users", bandwidth.APIOnlineUsers, h.authorized(h.onlineUsers))
 	route("GET /healthz", bandwidth.Ops, http.HandlerFunc(h.healthz))
 	route("GET /readyz", bandwidth.Ops, http.HandlerFunc(h.readyz))
 	route("GET /metrics", bandwidth.Ops, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))

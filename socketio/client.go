@@ -46,7 +46,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		}
 		c.pendingBytes += len(data)
 		if c.pendingBytes > c.srv.opts.MaxAttachmentBytes {
-			c.fail("attachments over MaxAttachmentBytes")
+			c.refuse(RefusedAttachmentBytes)
 			return
 		}
 		c.attachments = append(c.attachments, bytes.Clone(data))
@@ -68,7 +68,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	}
 	c.srv.metrics.received.Inc()
 	if p.attachments > c.srv.opts.MaxAttachments {
-		c.fail("too many attachments")
+		c.refuse(RefusedAttachments)
 		return
 	}
 	if p.attachments > 0 {
@@ -90,6 +90,12 @@ func (c *client) unannounced(data []byte) {
 	}
 	c.srv.refusals.report(engineio.Refusal{Reason: RefusedParser, Addr: c.conn.RemoteHost(), Detail: "msgpack"})
 	c.conn.Send(engineio.Message{Data: msgpackConnectError(nsp, parserRefusal), Binary: true})
+	c.conn.Close(engineio.ReasonParseError)
+}
+
+// refuse ends a connection over a bound, counted and logged sampled.
+func (c *client) refuse(reason string) {
+	c.srv.refusals.report(engineio.Refusal{Reason: reason, Addr: c.conn.RemoteHost()})
 	c.conn.Close(engineio.ReasonParseError)
 }
 

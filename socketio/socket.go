@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/globalchat/globalchat/socketio/engineio"
 )
 
 // Reason says why a socket disconnected: the transport's reasons
@@ -267,6 +269,14 @@ func (s *Socket) Disconnect() {
 	s.client.send(appendPacket(nil, typeDisconnect, s.nsp.name, 0, -1, nil))
 	s.close(ReasonServerDisconnect)
 	s.client.closeIfEmpty()
+}
+
+// CloseConnection closes the socket's whole connection (every namespace
+// on it) as a lost transport would: the client sees "transport close",
+// reconnects by itself, authenticating anew, and recovers its session.
+// What is queued still leaves first.
+func (s *Socket) CloseConnection() {
+	s.client.conn.Close(engineio.ReasonForcedClose)
 }
 
 // deliver sends a broadcast to the socket, or holds it during a replay.

@@ -83,6 +83,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		Chat: svc, SocketIO: io, Web: web.Handler(), Checks: d.checks, Mode: state.Mode,
 		Gatherer: reg, Registerer: reg, Meter: acct.meter, Logger: log,
 		Admin: httpapi.Admin{Token: cfg.AdminToken, Stats: acct.store, Instance: cfg.InstanceID, Page: web.Handler()},
+		Authorize: auth.Authorize,
 	})
 	registerQueues(reg, io)
 	samplerCtx, stopSampler := context.WithCancel(context.Background())
