@@ -172,3 +172,48 @@ func TestFirstMessageTimeout(t *testing.T) {
 		t.Fatalf("%d unconnected, want 1 (the talker, not marked)", n)
 	}
 }
+
+func TestOriginsCompareSchemeHostAndPort(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://Example.com":      "http://example.com:80",
+		"http://example.com:80/":  "http://example.com:80",
+		"https://example.com":     "https://example.com:443",
+		"https://example.com:444": "https://example.com:444",
+		"ftp://example.com":       "",
+		"null":                    "",
+		"http://u@example.com":    "",
+		"http://example.com/path": "",
+	} {
+		if got := normOrigin(in); got != want {
+			t.Errorf("normOrigin(%q) = %q, want %q", in, got, want)
+		}
+	}
+	origin := func(o string) http.Header { return http.Header{"Origin": {o}} }
+	h := newHarness(t, Options{AllowedOrigins: []string{"https://app.example"}})
+	for _, bad := range []string{"http://app.example", "ftp://app.example", "https://app.example:8443", "https://app.example.evil"} {
+		expectError(t, h.do("GET", h.url("polling", ""), "", origin(bad)), http.StatusForbidden, errForbidden)
+	}
+	if res := h.do("GET", h.url("polling", ""), "", origin("https://APP.example:443")); res.status != http.StatusOK {
+		t.Fatalf("the allowed origin: %d", res.status)
+	}
+	own := newHarness(t, Options{})
+	u := strings.TrimPrefix(own.ts.URL, "http://")
+	for _, bad := range []string{"ftp://" + u, "https://" + u} {
+		expectError(t, own.do("GET", own.url("polling", ""), "", origin(bad)), http.StatusForbidden, errForbidden)
+	}
+	if res := own.do("GET", own.url("polling", ""), "", origin(own.ts.URL)); res.status != http.StatusOK {
+		t.Fatalf("own origin: %d", res.status)
+	}
+	// Behind a trusted proxy that terminates TLS, the page is https.
+	proxied := newHarness(t, Options{Limits: Limits{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
+	pu := strings.TrimPrefix(proxied.ts.URL, "http://")
+	hdr := http.Header{"Origin": {"https://" + pu}, "X-Forwarded-Proto": {"https"}}
+	if res := proxied.do("GET", proxied.url("polling", ""), "", hdr); res.status != http.StatusOK {
+		t.Fatalf("https page behind a trusted proxy: %d", res.status)
+	}
+	any := newHarness(t, Options{AllowedOrigins: []string{"*"}})
+	res := any.do("GET", any.url("polling", ""), "", origin("https://anywhere.example"))
+	if res.status != http.StatusOK || res.header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("any origin: %d, credentials %q, want none", res.status, res.header.Get("Access-Control-Allow-Credentials"))
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -262,28 +261,17 @@ func isUpgrade(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
-// originAllowed applies the allowlist; with none, only the page's own
-// origin (same host) may connect.
-func (s *Server) originAllowed(origin string, r *http.Request) bool {
-	for _, o := range s.opts.AllowedOrigins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	if len(s.opts.AllowedOrigins) > 0 {
-		return false
-	}
-	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, r.Host)
-}
-
 func (s *Server) cors(w http.ResponseWriter, r *http.Request, origin string) {
 	if origin == "" {
 		return
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
+	// Any origin ("*") goes without credentials: a page anywhere must not
+	// act with the user's cookies.
+	if !s.anyOrigin() {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
 	h.Add("Vary", "Origin")
 	if r.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
