@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"sort"
@@ -175,5 +176,23 @@ func (h *handlers) authorized(next http.HandlerFunc) http.Handler {
 			return
 		}
 		next(w, r)
+	})
+}
+
+// bearer lets through to next the requests that carry token as
+// Authorization: Bearer (compared in constant time); an empty token lets
+// everyone through.
+func bearer(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="globalchat"`)
+			writeError(w, globalchat.Errorf(globalchat.CodeUnauthorized, "send Authorization: Bearer <ADMIN_TOKEN>"))
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }

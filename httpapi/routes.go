@@ -40,7 +40,20 @@ type Deps struct {
 	// (/api/messages, /api/online-users): its error, a message for the
 	// client, is answered 401. Nil lets everyone in (guest mode).
 	Authorize func(r *http.Request) error
-	Logger    *slog.Logger
+	// MetricsToken, when set, is asked of GET /metrics as Authorization:
+	// Bearer (ADMIN_TOKEN). MetricsOff leaves /metrics out: it is served
+	// on a listener of its own (Metrics, METRICS_ADDR).
+	MetricsToken string
+	MetricsOff   bool
+	Logger       *slog.Logger
+}
+
+// Metrics serves GET /metrics alone, for a listener of its own (one that
+// only the monitoring network reaches).
+func Metrics(g prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // Routes returns the whole HTTP API.
@@ -57,7 +70,9 @@ func Routes(d Deps) http.Handler {
 	route("GET /api/online-users", bandwidth.APIOnlineUsers, h.authorized(h.onlineUsers))
 	route("GET /healthz", bandwidth.Ops, http.HandlerFunc(h.healthz))
 	route("GET /readyz", bandwidth.Ops, http.HandlerFunc(h.readyz))
-	route("GET /metrics", bandwidth.Ops, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+	if !d.MetricsOff {
+		route("GET /metrics", bandwidth.Ops, bearer(d.MetricsToken, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{})))
+	}
 	// Socket.IO counts its own traffic, as Engine.IO payloads.
 	mux.Handle("/socket.io/", d.SocketIO)
 	route("/api/", bandwidth.Ops, http.HandlerFunc(h.notFound))

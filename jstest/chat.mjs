@@ -293,9 +293,7 @@ const cases = [
   }],
 
   ["JWT mode: the HTTP API asks for the token too", async () => {
-    const jwtServer = new Server({ PORT: env.PORT_JWT, SQLITE_PATH: `${env.DATA_DIR}/jwt.db`, AUTH_JWT_SECRET: env.JWT_SECRET });
-    await jwtServer.start();
-    try {
+    await withJWT(async (jwtServer) => {
       for (const path of ["/api/messages", "/api/online-users"]) {
         const bare = await fetch(jwtServer.url + path);
         assert.equal(bare.status, 401, path);
@@ -306,15 +304,11 @@ const cases = [
         const ok = await fetch(jwtServer.url + path, { headers: { Authorization: `Bearer ${env.TOKEN_GOOD}` } });
         assert.equal(ok.status, 200, path);
       }
-    } finally {
-      await jwtServer.stop();
-    }
+    });
   }],
 
   ["JWT mode: an expired token ends the connection, the client comes back with a fresh one", async () => {
-    const jwtServer = new Server({ PORT: env.PORT_JWT, SQLITE_PATH: `${env.DATA_DIR}/jwt.db`, AUTH_JWT_SECRET: env.JWT_SECRET });
-    await jwtServer.start();
-    try {
+    await withJWT(async (jwtServer) => {
       let token = sign({ sub: "short", name: "Brief", exp: now() + 1 });
       const r = io(jwtServer.url, { auth: (cb) => cb({ token }), transports: ["websocket"], forceNew: true, reconnectionDelay: 100 });
       const stale = io(jwtServer.url, { auth: { token }, transports: ["websocket"], forceNew: true, reconnectionDelay: 100 });
@@ -337,11 +331,20 @@ const cases = [
       const [err] = await staleRefused;
       assert.equal(err.message, "token expired", "the stale token is refused at CONNECT");
       for (const s of [r, stale, w]) s.close();
-    } finally {
-      await jwtServer.stop();
-    }
+    });
   }],
 ];
+
+// withJWT runs fn against a server in JWT mode, stopped afterwards.
+async function withJWT(fn) {
+  const jwtServer = new Server({ PORT: env.PORT_JWT, SQLITE_PATH: `${env.DATA_DIR}/jwt.db`, AUTH_JWT_SECRET: env.JWT_SECRET });
+  await jwtServer.start();
+  try {
+    await fn(jwtServer);
+  } finally {
+    await jwtServer.stop();
+  }
+}
 
 // now is the time in seconds, as JWTs count it.
 function now() {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/globalchat/globalchat/internal/testenv"
 )
 
 // TestPerAddressCap: one address gets MAX_CONNECTIONS_PER_ADDRESS (100)
@@ -190,4 +192,19 @@ func TestJoinsPerAddress(t *testing.T) {
 		t.Fatalf("61st join: %q", reply)
 	}
 	dialWS(t, in, "127.0.50.1").join("neighbour")
+}
+
+// TestMetricsElsewhere: with METRICS_ADDR, /metrics is served there and
+// not on the public port.
+func TestMetricsElsewhere(t *testing.T) {
+	addr := testenv.Addr(testenv.FreePort(t))
+	in := startBinary(t, "METRICS_ADDR="+addr)
+	c := from("127.0.0.1")
+	if status, _ := get(t, c, in.url+"/metrics", nil); status == http.StatusOK {
+		t.Fatal("/metrics still served on the public port")
+	}
+	testenv.WaitTCP(t, addr, 5*time.Second)
+	if status, body := get(t, c, "http://"+addr+"/metrics", nil); status != http.StatusOK || !strings.Contains(body, "socketio_connections") {
+		t.Fatalf("metrics listener: %d", status)
+	}
 }

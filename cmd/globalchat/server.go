@@ -34,6 +34,7 @@ type server struct {
 	acct *accounting
 	// stopSampler ends the sampled logs' summaries.
 	stopSampler context.CancelFunc
+	reg         *prometheus.Registry // for METRICS_ADDR
 }
 
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
@@ -82,8 +83,8 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	handler := httpapi.Routes(httpapi.Deps{
 		Chat: svc, SocketIO: io, Web: web.Handler(), Checks: d.checks, Mode: state.Mode,
 		Gatherer: reg, Registerer: reg, Meter: acct.meter, Logger: log,
-		Admin: httpapi.Admin{Token: cfg.AdminToken, Stats: acct.store, Instance: cfg.InstanceID, Page: web.Handler()},
-		Authorize: auth.Authorize,
+		Admin:     httpapi.Admin{Token: cfg.AdminToken, Stats: acct.store, Instance: cfg.InstanceID, Page: web.Handler()},
+		Authorize: auth.Authorize, MetricsOff: cfg.MetricsAddr != "", MetricsToken: cfg.AdminToken,
 	})
 	registerQueues(reg, io)
 	samplerCtx, stopSampler := context.WithCancel(context.Background())
@@ -93,7 +94,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		return n, err
 	}, log)
 	return &server{
-		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct, stopSampler: stopSampler,
+		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct, stopSampler: stopSampler, reg: reg,
 		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 			// net/http reads up to 4 KB past MaxHeaderBytes: the bound is
 			// MAX_HEADER_BYTES in all.
@@ -148,6 +149,13 @@ func (s *server) serve(ctx context.Context, ready chan<- string) error {
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	stopMetrics, err := s.serveMetrics()
+	if err != nil {
+		ln.Close()
+		s.close()
+		return err
+	}
+	defer stopMetrics()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
 	select {

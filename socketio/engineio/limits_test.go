@@ -4,10 +4,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 func TestClientAddr(t *testing.T) {
@@ -215,5 +218,25 @@ func TestOriginsCompareSchemeHostAndPort(t *testing.T) {
 	res := any.do("GET", any.url("polling", ""), "", origin("https://anywhere.example"))
 	if res.status != http.StatusOK || res.header.Get("Access-Control-Allow-Credentials") != "" {
 		t.Fatalf("any origin: %d, credentials %q, want none", res.status, res.header.Get("Access-Control-Allow-Credentials"))
+	}
+}
+
+// A frame header announcing a large payload costs what arrives, not what
+// it announces.
+func TestAnnouncedPayloadIsNotAllocated(t *testing.T) {
+	h := newHarness(t, Options{})
+	c, _, _ := h.mustDial()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	hdr := ws.Header{Fin: true, OpCode: ws.OpText, Masked: true, Length: 900_000}
+	if err := ws.WriteHeader(c.conn, hdr); err != nil {
+		t.Fatal(err)
+	}
+	c.conn.Write([]byte("4hello"))
+	time.Sleep(200 * time.Millisecond)
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 300_000 {
+		t.Fatalf("%d bytes allocated for a frame of which 6 bytes came", grew)
 	}
 }
