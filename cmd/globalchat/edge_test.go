@@ -208,3 +208,18 @@ func TestMetricsElsewhere(t *testing.T) {
 		t.Fatalf("metrics listener: %d", status)
 	}
 }
+
+// TestMetricsBehindAdminToken: with ADMIN_TOKEN, /metrics on the public
+// port asks for it.
+func TestMetricsBehindAdminToken(t *testing.T) {
+	const token = "an-admin-token-for-the-test"
+	in := startBinary(t, "ADMIN_TOKEN="+token)
+	c := from("127.0.0.1")
+	if status, _ := get(t, c, in.url+"/metrics", nil); status != http.StatusUnauthorized {
+		t.Fatalf("/metrics without the token: %d, want 401", status)
+	}
+	status, body := get(t, c, in.url+"/metrics", http.Header{"Authorization": {"Bearer " + token}})
+	if status != http.StatusOK || !strings.Contains(body, "socketio_connections") {
+		t.Fatalf("/metrics with the token: %d", status)
+	}
+}
