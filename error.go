@@ -17,6 +17,9 @@ const (
 	CodeBadRequest  Code = "bad_request"
 	CodeNotFound    Code = "not_found"
 	CodeInternal    Code = "internal"
+	// CodeUnauthorized: a request without the credentials asked for (a
+	// JWT in JWT mode, the admin token).
+	CodeUnauthorized Code = "unauthorized"
 )
 
 // ErrUnavailable is wrapped by implementations when a dependency (database,

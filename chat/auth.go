@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 	"unicode"
@@ -178,4 +179,20 @@ func invisible(r rune) bool {
 // punctuation or symbol that is not invisible (a mark needs a base).
 func visible(r rune) bool {
 	return unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) && !invisible(r)
+}
+
+// Authorize checks an HTTP request to the chat's API: in JWT mode it must
+// carry "Authorization: Bearer <token>" with a token Authenticate would
+// accept; in guest mode everything public is open. Its errors are
+// messages for the client.
+func (a *Authenticator) Authorize(r *http.Request) error {
+	if !a.JWT() {
+		return nil
+	}
+	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return errors.New("token required: send Authorization: Bearer <token>")
+	}
+	_, err := a.token(strings.TrimSpace(tok))
+	return err
 }

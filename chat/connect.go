@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"strconv"
+	"time"
 
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/socketio"
@@ -14,30 +14,29 @@ import (
 // member is what the chat keeps on a socket (its Data).
 type member struct {
 	Identity
+	addr string // the client's address, for the per-address limits
 }
 
 // authenticate is the namespace middleware: the connection flow's "verify
-// user" step.
+// user" step, and the per-address bound on joins, so that a client making
+// up new guests does not announce one after the other for ever.
 func (s *Service) authenticate(sock *socketio.Socket) error {
 	hs := sock.Handshake()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if _, err := s.allowAddress(ctx, s.cfg.JoinLimiter, hs.Address, "connections"); err != nil {
+		s.metrics.refusedConnects.Inc()
+		return &socketio.ConnectError{Message: globalchat.ErrorMessage(err)}
+	}
 	id, err := s.cfg.Auth.Authenticate(hs.Auth)
 	if err != nil {
 		s.metrics.refusedConnects.Inc()
-		s.cfg.Sampler.Log(context.Background(), slog.LevelInfo, "auth_refused", clientAddr(hs.RemoteAddr),
+		s.cfg.Sampler.Log(ctx, slog.LevelInfo, "auth_refused", hs.Address,
 			"chat: connection refused", slog.String("reason", err.Error()))
 		return &socketio.ConnectError{Message: err.Error()}
 	}
-	sock.Data = &member{Identity: id}
+	sock.Data = &member{Identity: id, addr: hs.Address}
 	return nil
-}
-
-// clientAddr is the address sampled logs are kept per: the host of
-// addr, without the port (a client reconnecting gets a new one).
-func clientAddr(addr string) string {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
 }
 
 // history payload of chat:history.
@@ -70,7 +69,11 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 
 	sock.Join(globalchat.Room)
 	sock.On(EventMessage, s.onMessage)
-	sock.OnDisconnect(func(reason socketio.Reason) { s.onDisconnect(sock, u, reason) })
+	stop := s.endAtExpiry(sock, m.Expires)
+	sock.OnDisconnect(func(reason socketio.Reason) {
+		stop()
+		s.onDisconnect(sock, u, reason)
+	})
 	// A recovered socket got what it missed replayed; others get history,
 	// before presence is registered, so that it leaves in the same write
 	// as the CONNECT reply rather than one Redis round trip later.
@@ -85,6 +88,23 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 	if err == nil && first {
 		s.presence.joined(u, count)
 	}
+}
+
+// endAtExpiry closes the connection of a socket whose token expires, once
+// past the leeway, so that a reconnect with the same token is refused
+// ("token expired"). It closes the transport rather than disconnect the
+// socket: the official client then reconnects by itself, asking its auth
+// callback for a fresh token, and recovers what it missed. It returns
+// what stops the timer.
+func (s *Service) endAtExpiry(sock *socketio.Socket, exp time.Time) (stop func()) {
+	if exp.IsZero() {
+		return func() {}
+	}
+	t := time.AfterFunc(exp.Add(jwtLeeway+time.Second).Sub(s.cfg.Now()), func() {
+		s.metrics.expired.Inc()
+		sock.CloseConnection()
+	})
+	return func() { t.Stop() }
 }
 
 // historyPayload returns the encoded chat:history of a new connection;

@@ -32,15 +32,15 @@ type errorBody struct {
 // orders, caches and fans out), store, then ack. The ack comes only once
 // the message is committed, so an acked message is never lost.
 func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
-	u := sock.Data.(*member).User
 	s.cfg.Traffic.MessageIn()
-	m, retryAfter, err := s.accept(u, e)
+	mb := sock.Data.(*member)
+	m, retryAfter, err := s.accept(mb, e)
 	if err != nil {
 		code := globalchat.ErrorCode(err)
 		s.metrics.messages.WithLabelValues(string(code)).Inc()
 		if code == globalchat.CodeInvalid {
-			s.cfg.Sampler.Log(context.Background(), slog.LevelInfo, "invalid_message", clientAddr(sock.Handshake().RemoteAddr),
-				"chat: invalid message refused", slog.String("reason", globalchat.ErrorMessage(err)), slog.String("user", u.ID))
+			s.cfg.Sampler.Log(context.Background(), slog.LevelInfo, "invalid_message", mb.addr,
+				"chat: invalid message refused", slog.String("reason", globalchat.ErrorMessage(err)), slog.String("user", mb.User.ID))
 		}
 		if e.HasAck() {
 			e.Ack(ackError{Error: errorBody{Code: code, Message: globalchat.ErrorMessage(err), RetryAfterMs: retryAfter.Milliseconds()}})
@@ -53,25 +53,37 @@ func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
 	}
 }
 
+// allow applies the rate limits: the user's, then its address's (which
+// counts only what the user may send, so that one user over its limit
+// does not use up its neighbours' budget).
+func (s *Service) allow(ctx context.Context, mb *member) (time.Duration, error) {
+	u := mb.User
+	d, err := s.cfg.Limiter.Allow(ctx, u.ID)
+	s.health.report("rate limiter", err)
+	if err != nil {
+		return 0, err
+	}
+	if !d.Allowed {
+		s.cfg.Sampler.Log(ctx, slog.LevelWarn, "rate limit", u.ID, "chat: rate limit exceeded",
+			slog.String("user", u.ID), slog.String("addr", mb.addr), slog.Int("limit", d.Limit), slog.Duration("retryAfter", d.RetryAfter))
+		return d.RetryAfter, globalchat.Errorf(globalchat.CodeRateLimited,
+			"at most %d messages a minute: try again in %.1fs", d.Limit, d.RetryAfter.Seconds())
+	}
+	return s.allowAddress(ctx, s.cfg.AddressLimiter, mb.addr, "messages")
+}
+
 // accept runs the flow up to the commit; on rate limiting it also returns
 // how long to wait.
-func (s *Service) accept(u globalchat.User, e *socketio.Event) (globalchat.Message, time.Duration, error) {
+func (s *Service) accept(mb *member, e *socketio.Event) (globalchat.Message, time.Duration, error) {
+	u := mb.User
 	content, clientMsgID, err := parseMessage(e.Args)
 	if err != nil {
 		return globalchat.Message{}, 0, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-
-	d, err := s.cfg.Limiter.Allow(ctx, u.ID)
-	s.health.report("rate limiter", err)
-	if err != nil {
-		return globalchat.Message{}, 0, err
-	}
-	if !d.Allowed {
-		s.log.Warn("chat: rate limit exceeded", "user", u.ID, "limit", d.Limit, "retryAfter", d.RetryAfter)
-		return globalchat.Message{}, d.RetryAfter, globalchat.Errorf(globalchat.CodeRateLimited,
-			"at most %d messages a minute: try again in %.1fs", d.Limit, d.RetryAfter.Seconds())
+	if wait, err := s.allow(ctx, mb); err != nil {
+		return globalchat.Message{}, wait, err
 	}
 
 	m := globalchat.Message{

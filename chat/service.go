@@ -36,8 +36,13 @@ type Config struct {
 	Bus      globalchat.Bus
 	Presence globalchat.Presence
 	Limiter  globalchat.RateLimiter
-	Auth     *Authenticator
-	Logger   *slog.Logger
+	// AddressLimiter bounds the messages of one client address, and
+	// JoinLimiter its connections (CONNECTs), whatever users it claims
+	// to be; keyed by address. Nil for no bound.
+	AddressLimiter globalchat.RateLimiter
+	JoinLimiter    globalchat.RateLimiter
+	Auth           *Authenticator
+	Logger         *slog.Logger
 	// Registerer receives the chat's metrics; nil for none.
 	Registerer prometheus.Registerer
 	// PresenceThreshold: above this many joins and leaves in one

@@ -9,12 +9,13 @@ import (
 
 // statusOf maps error codes to HTTP statuses.
 var statusOf = map[globalchat.Code]int{
-	globalchat.CodeBadRequest:  http.StatusBadRequest,
-	globalchat.CodeInvalid:     http.StatusBadRequest,
-	globalchat.CodeNotFound:    http.StatusNotFound,
-	globalchat.CodeRateLimited: http.StatusTooManyRequests,
-	globalchat.CodeUnavailable: http.StatusServiceUnavailable,
-	globalchat.CodeInternal:    http.StatusInternalServerError,
+	globalchat.CodeBadRequest:   http.StatusBadRequest,
+	globalchat.CodeInvalid:      http.StatusBadRequest,
+	globalchat.CodeNotFound:     http.StatusNotFound,
+	globalchat.CodeRateLimited:  http.StatusTooManyRequests,
+	globalchat.CodeUnavailable:  http.StatusServiceUnavailable,
+	globalchat.CodeInternal:     http.StatusInternalServerError,
+	globalchat.CodeUnauthorized: http.StatusUnauthorized,
 }
 
 type errorResponse struct {

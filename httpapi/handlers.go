@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"sort"
@@ -160,4 +161,38 @@ func joinNames(names []string) string { return strings.Join(names, ", ") }
 
 func (h *handlers) notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, globalchat.Errorf(globalchat.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+// authorized lets a request through to next when Deps.Authorize accepts
+// it; otherwise it answers 401 with a Bearer challenge.
+func (h *handlers) authorized(next http.HandlerFunc) http.Handler {
+	if h.d.Authorize == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h.d.Authorize(r); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="globalchat"`)
+			writeError(w, globalchat.Errorf(globalchat.CodeUnauthorized, "%s", err.Error()))
+			return
+		}
+		next(w, r)
+	})
+}
+
+// bearer lets through to next the requests that carry token as
+// Authorization: Bearer (compared in constant time); an empty token lets
+// everyone through.
+func bearer(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="globalchat"`)
+			writeError(w, globalchat.Errorf(globalchat.CodeUnauthorized, "send Authorization: Bearer <ADMIN_TOKEN>"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -35,8 +35,25 @@ type Deps struct {
 	// Meter counts each route's bytes; nil counts nothing.
 	Meter *bandwidth.Meter
 	// Admin is the operator's dashboard.
-	Admin  Admin
-	Logger *slog.Logger
+	Admin Admin
+	// Authorize checks the credentials of a request to the chat's API
+	// (/api/messages, /api/online-users): its error, a message for the
+	// client, is answered 401. Nil lets everyone in (guest mode).
+	Authorize func(r *http.Request) error
+	// MetricsToken, when set, is asked of GET /metrics as Authorization:
+	// Bearer (ADMIN_TOKEN). MetricsOff leaves /metrics out: it is served
+	// on a listener of its own (Metrics, METRICS_ADDR).
+	MetricsToken string
+	MetricsOff   bool
+	Logger       *slog.Logger
+}
+
+// Metrics serves GET /metrics alone, for a listener of its own (one that
+// only the monitoring network reaches).
+func Metrics(g prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // Routes returns the whole HTTP API.
@@ -49,11 +66,13 @@ func Routes(d Deps) http.Handler {
 	route := func(pattern string, ep bandwidth.Endpoint, handler http.Handler) {
 		mux.Handle(pattern, m.observe(d.Meter, ep, pattern, handler))
 	}
-	route("GET /api/messages", bandwidth.APIMessages, http.HandlerFunc(h.messages))
-	route("GET /api/online-users", bandwidth.APIOnlineUsers, http.HandlerFunc(h.onlineUsers))
+	route("GET /api/messages", bandwidth.APIMessages, h.authorized(h.messages))
+	route("GET /api/online-users", bandwidth.APIOnlineUsers, h.authorized(h.onlineUsers))
 	route("GET /healthz", bandwidth.Ops, http.HandlerFunc(h.healthz))
 	route("GET /readyz", bandwidth.Ops, http.HandlerFunc(h.readyz))
-	route("GET /metrics", bandwidth.Ops, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+	if !d.MetricsOff {
+		route("GET /metrics", bandwidth.Ops, bearer(d.MetricsToken, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{})))
+	}
 	// Socket.IO counts its own traffic, as Engine.IO payloads.
 	mux.Handle("/socket.io/", d.SocketIO)
 	route("/api/", bandwidth.Ops, http.HandlerFunc(h.notFound))

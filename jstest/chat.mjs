@@ -3,8 +3,9 @@
 // GLOBALCHAT_BIN is the binary; PORT, PORT_JWT free ports; DATA_DIR a
 // temporary folder; TOKEN_GOOD, TOKEN_EXPIRED, TOKEN_BADSIG JWTs for the
 // secret JWT_SECRET.
+import { createHmac } from "node:crypto";
 import { io } from "socket.io-client";
-import { Guests, assert, once, run, sleep, until } from "./lib.mjs";
+import { Guests, assert, once, run, sleep, sourceAddress, until } from "./lib.mjs";
 import { Server, getJSON } from "./server.mjs";
 
 const env = process.env;
@@ -234,6 +235,31 @@ const cases = [
     s.close();
   }],
 
+  ["guests made up one after the other share their address's limit", async () => {
+    // From an address of its own, at the shipped limits (120 messages a
+    // minute per address), so that the other cases keep theirs.
+    const from = sourceAddress(77);
+    let accepted = 0;
+    let refusal = null;
+    for (let i = 0; i < 15 && !refusal; i++) {
+      const s = io(server.url, { auth: { username: `rotor${i}` }, transports: ["websocket"], forceNew: true, reconnection: false, ...from });
+      await once(s, "connect");
+      for (let j = 0; j < 10 && !refusal; j++) {
+        const ack = await send(s, `rotating ${i}-${j}`);
+        if (ack.ok) accepted++;
+        else refusal = ack;
+      }
+      s.close();
+    }
+    assert.equal(accepted, 120, "accepted before the address limit");
+    assert.equal(refusal?.error.code, "rate_limited");
+    assert.match(refusal.error.message, /at most 120 messages a minute from one address/);
+    assert.ok(refusal.error.retryAfterMs > 0);
+    const other = await client("bystander", id("bystander"), sourceAddress(78));
+    assert.equal((await send(other, "another address is not limited")).ok, true);
+    other.close();
+  }],
+
   ["JWT mode refuses bad tokens and accepts a good one", async () => {
     const jwtServer = new Server({ PORT: env.PORT_JWT, SQLITE_PATH: `${env.DATA_DIR}/jwt.db`, AUTH_JWT_SECRET: env.JWT_SECRET });
     await jwtServer.start();
@@ -259,11 +285,78 @@ const cases = [
       assert.equal(ack.message.userId, "user-42");
       assert.equal(ack.message.username, "Ada");
       s.close();
+      const stringExp = sign({ sub: "u", name: "Ada", exp: String(now() + 3600) });
+      assert.deepEqual(await tryAuth({ token: stringExp }), { ok: false, message: "invalid token" });
     } finally {
       await jwtServer.stop();
     }
   }],
+
+  ["JWT mode: the HTTP API asks for the token too", async () => {
+    await withJWT(async (jwtServer) => {
+      for (const path of ["/api/messages", "/api/online-users"]) {
+        const bare = await fetch(jwtServer.url + path);
+        assert.equal(bare.status, 401, path);
+        assert.equal((await bare.json()).error.code, "unauthorized");
+        assert.match(bare.headers.get("www-authenticate"), /^Bearer/);
+        const stale = await fetch(jwtServer.url + path, { headers: { Authorization: `Bearer ${env.TOKEN_EXPIRED}` } });
+        assert.equal(stale.status, 401, path);
+        const ok = await fetch(jwtServer.url + path, { headers: { Authorization: `Bearer ${env.TOKEN_GOOD}` } });
+        assert.equal(ok.status, 200, path);
+      }
+    });
+  }],
+
+  ["JWT mode: an expired token ends the connection, the client comes back with a fresh one", async () => {
+    await withJWT(async (jwtServer) => {
+      let token = sign({ sub: "short", name: "Brief", exp: now() + 1 });
+      const r = io(jwtServer.url, { auth: (cb) => cb({ token }), transports: ["websocket"], forceNew: true, reconnectionDelay: 100 });
+      const stale = io(jwtServer.url, { auth: { token }, transports: ["websocket"], forceNew: true, reconnectionDelay: 100 });
+      const got = [];
+      r.on("chat:message", (m) => got.push(m.content));
+      await Promise.all([once(r, "connect"), once(stale, "connect")]);
+      const w = io(jwtServer.url, { auth: { token: env.TOKEN_GOOD }, transports: ["websocket"], forceNew: true });
+      await once(w, "connect");
+      await w.timeout(5000).emitWithAck("chat:message", { content: "before the expiry" });
+      await until(() => got.includes("before the expiry"), 5000, "a live message (it gives the client its offset)");
+      const staleRefused = once(stale, "connect_error", 15000);
+      const [reason] = await once(r, "disconnect", 15000); // exp + 5 s of leeway + 1 s
+      assert.equal(reason, "transport close", "a transport close, so that the client reconnects by itself");
+      assert.ok(r.active, "the client is reconnecting");
+      token = sign({ sub: "short", name: "Brief", exp: now() + 3600 }); // what the auth callback gives now
+      await w.timeout(5000).emitWithAck("chat:message", { content: "while you were away" });
+      await once(r, "connect", 10000);
+      assert.equal(r.recovered, true, "the session was recovered");
+      await until(() => got.includes("while you were away"), 5000, "the missed message");
+      const [err] = await staleRefused;
+      assert.equal(err.message, "token expired", "the stale token is refused at CONNECT");
+      for (const s of [r, stale, w]) s.close();
+    });
+  }],
 ];
+
+// withJWT runs fn against a server in JWT mode, stopped afterwards.
+async function withJWT(fn) {
+  const jwtServer = new Server({ PORT: env.PORT_JWT, SQLITE_PATH: `${env.DATA_DIR}/jwt.db`, AUTH_JWT_SECRET: env.JWT_SECRET });
+  await jwtServer.start();
+  try {
+    await fn(jwtServer);
+  } finally {
+    await jwtServer.stop();
+  }
+}
+
+// now is the time in seconds, as JWTs count it.
+function now() {
+  return Math.floor(Date.now() / 1000);
+}
+
+// sign makes an HS256 JWT of claims with the test's secret.
+function sign(claims) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
+  return `${body}.${createHmac("sha256", env.JWT_SECRET).update(body).digest("base64url")}`;
+}
 
 await server.start();
 let failed = 1;

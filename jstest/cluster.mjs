@@ -6,17 +6,20 @@
 // MYSQL_DB, PORTS (three, comma-separated), NGINX_URL.
 import { execFileSync } from "node:child_process";
 import { io } from "socket.io-client";
-import { Guests, assert, once, run, sleep, until } from "./lib.mjs";
+import { Guests, assert, once, run, sleep, sourceAddress, until } from "./lib.mjs";
 import { Server, getJSON } from "./server.mjs";
 
 const env = process.env;
 const ports = env.PORTS.split(",");
 const instances = ports.map((port, i) => new Server({
   PORT: port, INSTANCE_ID: `i${i + 1}`, REDIS_URL: env.REDIS_URL, MYSQL_DSN: env.MYSQL_DSN,
+  // The bursts below send faster than a person may (20 a minute).
   RATE_LIMIT_PER_MINUTE: "1000",
+  TRUSTED_PROXIES: "127.0.0.1", // nginx, which names the client in X-Forwarded-For
 }));
 const acked = new Set(); // ids of every acknowledged message
 const guests = new Guests(); // a username is one user, whatever the instance
+let clients = 0; // each client connects from an address of its own
 
 const redis = (...args) =>
   execFileSync("redis-cli", ["-p", env.REDIS_PORT, "--raw", ...args], { encoding: "utf8" }).trim();
@@ -31,6 +34,7 @@ async function client(url, username, opts = {}) {
     forceNew: true,
     reconnectionDelay: 100,
     reconnectionDelayMax: 500,
+    ...sourceAddress(clients++),
     ...opts,
   });
   guests.track(s, username);

@@ -1,6 +1,7 @@
 // Small helpers shared by the drivers: a runner that prints one line per
 // case and a closing "N passed, N failed" line, and promise utilities.
 import assert from "node:assert/strict";
+import http from "node:http";
 
 export { assert };
 
@@ -83,4 +84,13 @@ export class Guests {
   userId(key) {
     return this.byKey.get(key)?.userId;
   }
+}
+
+// sourceAddress returns the n-th loopback source address, each in a /24 of
+// its own (127.0.1.1, 127.0.2.1, ...): the server and nginx bound what one
+// client address may do, and nginx's ip_hash spreads clients by their /24.
+// Pass its options to io() to connect from it, on either transport.
+export function sourceAddress(n) {
+  const localAddress = `127.0.${1 + (n % 254)}.${1 + Math.floor(n / 254)}`;
+  return { localAddress, agent: new http.Agent({ localAddress, keepAlive: true }) };
 }

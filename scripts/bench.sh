@@ -146,7 +146,7 @@ start() {
       fi
       PPROF_ADDR=$pprof PORT=$port HOST=127.0.0.1 INSTANCE_ID="bench-$i" REDIS_URL="redis://127.0.0.1:$redis_port/0" \
         MYSQL_DSN="root@tcp(127.0.0.1:$mysql_port)/globalchat" RATE_LIMIT_PER_MINUTE=$rate_limit \
-        LOG_LEVEL=warn "$dir/globalchat" >>"$dir/project-$i.log" 2>&1 &
+        RATE_LIMIT_PER_ADDRESS_PER_MINUTE=$rate_limit LOG_LEVEL=warn "$dir/globalchat" >>"$dir/project-$i.log" 2>&1 &
     else
       PORT=$port HOST=127.0.0.1 REDIS_URL="redis://127.0.0.1:$redis_port/0" MYSQL_HOST=127.0.0.1 \
         MYSQL_PORT=$mysql_port MYSQL_USER=root MYSQL_DATABASE=reference RATE_LIMIT_PER_MINUTE=$rate_limit \

@@ -17,9 +17,11 @@ type client struct {
 	conn  *engineio.Conn
 	timer *time.Timer // connect timeout
 
-	// pending is a binary packet waiting for its attachments.
-	pending     *packet
-	attachments [][]byte
+	// pending is a binary packet waiting for its attachments, of which
+	// pendingBytes have come.
+	pending      *packet
+	attachments  [][]byte
+	pendingBytes int
 
 	mu      sync.Mutex
 	sockets []*Socket // one per namespace, seldom more than one
@@ -42,10 +44,15 @@ func (c *client) OnMessage(data []byte, binary bool) {
 			c.unannounced(data)
 			return
 		}
+		c.pendingBytes += len(data)
+		if c.pendingBytes > c.srv.opts.MaxAttachmentBytes {
+			c.refuse(RefusedAttachmentBytes)
+			return
+		}
 		c.attachments = append(c.attachments, bytes.Clone(data))
 		if len(c.attachments) == c.pending.attachments {
 			p, att := *c.pending, c.attachments
-			c.pending, c.attachments = nil, nil
+			c.pending, c.attachments, c.pendingBytes = nil, nil, 0
 			c.dispatch(p, att)
 		}
 		return
@@ -60,6 +67,10 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		return
 	}
 	c.srv.metrics.received.Inc()
+	if p.attachments > c.srv.opts.MaxAttachments {
+		c.refuse(RefusedAttachments)
+		return
+	}
 	if p.attachments > 0 {
 		p.data = bytes.Clone(p.data)
 		c.pending = &p
@@ -79,6 +90,12 @@ func (c *client) unannounced(data []byte) {
 	}
 	c.srv.refusals.report(engineio.Refusal{Reason: RefusedParser, Addr: c.conn.RemoteHost(), Detail: "msgpack"})
 	c.conn.Send(engineio.Message{Data: msgpackConnectError(nsp, parserRefusal), Binary: true})
+	c.conn.Close(engineio.ReasonParseError)
+}
+
+// refuse ends a connection over a bound, counted and logged sampled.
+func (c *client) refuse(reason string) {
+	c.srv.refusals.report(engineio.Refusal{Reason: reason, Addr: c.conn.RemoteHost()})
 	c.conn.Close(engineio.ReasonParseError)
 }
 
@@ -211,8 +228,10 @@ func (c *client) add(s *Socket) bool {
 	}
 	c.sockets = append(c.sockets, s)
 	// Only a namespace actually joined ends the connect timeout: a
-	// client refused by a middleware is still closed when it expires.
+	// client refused by a middleware is still closed when it expires,
+	// and counts as unconnected until then.
 	c.stopTimerLocked()
+	c.conn.MarkConnected()
 	return true
 }
 

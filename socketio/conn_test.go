@@ -188,6 +188,43 @@ func TestBinaryOutOfTurn(t *testing.T) {
 	}
 }
 
+// Attachments a client announces and holds back are bounded: ten a
+// packet, as socket.io's parser allows, and MaxAttachmentBytes waiting.
+func TestAttachmentBounds(t *testing.T) {
+	l := newLiveServer(t, Options{MaxAttachmentBytes: 1000})
+	l.Of("/").OnConnection(func(s *Socket) {
+		s.On("e", func(s *Socket, e *Event) { e.Ack(len(e.Attachments)) })
+	})
+	ten := c10()
+	c := l.dial(t)
+	c.connect("/")
+	c.send(`510-0["e",` + ten + `]`)
+	for range 10 {
+		c.sendBinary([]byte("x"))
+	}
+	c.expect(`30[10]`)
+
+	c.send(`511-["e",` + ten + `,{"_placeholder":true,"num":10}]`)
+	c.expectClosed()
+
+	held := l.dial(t)
+	held.connect("/")
+	held.send(`53-["e",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]`)
+	held.sendBinary(make([]byte, 600))
+	held.sendBinary(make([]byte, 600)) // 1200 bytes held: over the bound
+	held.expectClosed()
+	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+}
+
+// c10 is ten placeholders, comma-separated.
+func c10() string {
+	var parts []string
+	for i := range 10 {
+		parts = append(parts, `{"_placeholder":true,"num":`+strconv.Itoa(i)+`}`)
+	}
+	return strings.Join(parts, ",")
+}
+
 func TestEmitWithAck(t *testing.T) {
 	l := newLiveServer(t, Options{})
 	sockets := make(chan *Socket, 1)

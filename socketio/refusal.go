@@ -15,6 +15,13 @@ import (
 // socket.io-msgpack-parser's binary CONNECT, say.
 const RefusedParser = "unsupported parser"
 
+// The refusals of the attachment bounds (Options.MaxAttachments and
+// MaxAttachmentBytes): the connection is closed.
+const (
+	RefusedAttachments     = "too many attachments"
+	RefusedAttachmentBytes = "attachments too big"
+)
+
 // parserRefusal is the connect_error message such a client gets.
 const parserRefusal = "unsupported parser: this server speaks the default socket.io parser (JSON) only"
 

@@ -24,6 +24,12 @@ type Options struct {
 	// ConnectTimeout: a client that joins no namespace within it is
 	// closed. Default 45s.
 	ConnectTimeout time.Duration
+	// MaxAttachments bounds the binary attachments one packet may
+	// announce (socket.io's parser allows 10); default 10.
+	MaxAttachments int
+	// MaxAttachmentBytes bounds the attachments a connection holds while
+	// it waits for the rest of a packet's; default Engine.MaxPayload.
+	MaxAttachmentBytes int
 	// Adapter carries broadcasts to other instances; default LocalAdapter.
 	Adapter Adapter
 	// Recovery turns connection state recovery on when not nil.
@@ -88,6 +94,12 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.Adapter == nil {
 		opts.Adapter = LocalAdapter{}
+	}
+	if opts.MaxAttachments <= 0 {
+		opts.MaxAttachments = 10
+	}
+	if opts.MaxAttachmentBytes <= 0 {
+		opts.MaxAttachmentBytes = max(opts.Engine.MaxPayload, 1_000_000)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/globalchat/globalchat/socketio/engineio"
 )
 
 // Reason says why a socket disconnected: the transport's reasons
@@ -36,7 +38,10 @@ type Handshake struct {
 	Header     http.Header
 	Query      url.Values
 	RemoteAddr string
-	Time       time.Time
+	// Address is the client's IP address: the peer's, or the one a
+	// trusted proxy named (engineio.Limits.TrustedProxies).
+	Address string
+	Time    time.Time
 }
 
 // Event is an event received from a client. Args are its JSON arguments,
@@ -126,7 +131,7 @@ func (s *Socket) Namespace() *Namespace { return s.nsp }
 // Handshake returns what the connection carried.
 func (s *Socket) Handshake() Handshake {
 	info := s.client.conn.Request()
-	return Handshake{Auth: s.auth, Header: info.Header, Query: info.Query, RemoteAddr: info.RemoteAddr, Time: info.Time}
+	return Handshake{Auth: s.auth, Header: info.Header, Query: info.Query, RemoteAddr: info.RemoteAddr, Address: info.ClientAddr, Time: info.Time}
 }
 
 // Recovered reports whether this socket is a recovered session, which got
@@ -264,6 +269,14 @@ func (s *Socket) Disconnect() {
 	s.client.send(appendPacket(nil, typeDisconnect, s.nsp.name, 0, -1, nil))
 	s.close(ReasonServerDisconnect)
 	s.client.closeIfEmpty()
+}
+
+// CloseConnection closes the socket's whole connection (every namespace
+// on it) as a lost transport would: the client sees "transport close",
+// reconnects by itself, authenticating anew, and recovers its session.
+// What is queued still leaves first.
+func (s *Socket) CloseConnection() {
+	s.client.conn.Close(engineio.ReasonForcedClose)
 }
 
 // deliver sends a broadcast to the socket, or holds it during a replay.

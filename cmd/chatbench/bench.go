@@ -75,9 +75,13 @@ func (b *bench) auth(role string, n int) map[string]string {
 	return map[string]string{"username": fmt.Sprintf("%s%d", role, n)}
 }
 
-// srcIP is connection n's source address: 127.0.0.1..127.0.0.N in turn.
+// srcIP is connection n's source address, one of SrcIPs in turn, each
+// in a /24 of its own (127.0.0.1, 127.0.1.1, ..., 127.0.255.1, 127.0.0.2,
+// ...): the server bounds what one address may do, and nginx's ip_hash
+// spreads clients by their /24.
 func (b *bench) srcIP(n int) net.IP {
-	return net.IPv4(127, 0, 0, byte(1+n%b.cfg.SrcIPs))
+	i := n % b.cfg.SrcIPs
+	return net.IPv4(127, 0, byte(i%256), byte(1+i/256))
 }
 
 // connect opens connection n of role to urls[n % len(urls)], starts its

@@ -26,7 +26,10 @@ func TestMain(m *testing.M) {
 }
 
 // startServer builds cmd/globalchat and runs it on embedded defaults (SQLite
-// in a temporary folder) with a high rate limit; it returns its URL and pid.
+// in a temporary folder) with high message rate limits, per user and per
+// address (the scenarios send far faster than people do, to load the
+// server); the other per-address bounds are the shipped ones, the clients
+// being spread over addresses. It returns its URL and pid.
 func startServer(t *testing.T) (string, int) {
 	t.Helper()
 	dir := t.TempDir()
@@ -37,7 +40,8 @@ func startServer(t *testing.T) (string, int) {
 	port := testenv.FreePort(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1",
-		"SQLITE_PATH="+filepath.Join(dir, "chat.db"), "RATE_LIMIT_PER_MINUTE=10000", "LOG_LEVEL=warn")
+		"SQLITE_PATH="+filepath.Join(dir, "chat.db"), "RATE_LIMIT_PER_MINUTE=10000",
+		"RATE_LIMIT_PER_ADDRESS_PER_MINUTE=10000", "LOG_LEVEL=warn")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -60,7 +64,7 @@ func tiny(url string, pid int, scenario string) *config {
 	return &config{
 		Scenario: scenario, Target: "project", URLs: []string{url}, PIDs: []int{pid},
 		Clients: 20, Senders: 2, Rates: []float64{20}, Duration: time.Second,
-		P99Max: time.Second, MinRatio: 1, SrcIPs: 4, Concurrent: 10, UserLimit: 10000,
+		P99Max: time.Second, MinRatio: 1, SrcIPs: 20, Concurrent: 10, UserLimit: 10000,
 		Timeout: 10 * time.Second, Settle: 100 * time.Millisecond, Warmup: 300 * time.Millisecond,
 		Drain: time.Second, ProbeEvery: 100 * time.Millisecond,
 	}

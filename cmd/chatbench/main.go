@@ -144,7 +144,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "measuring time (of each rate step for fanout; the CPU window for idle)")
 	fs.DurationVar(&cfg.P99Max, "p99-max", 100*time.Millisecond, "fanout: a step passes with p99 at or under this")
 	fs.Float64Var(&cfg.MinRatio, "min-ratio", 0.999, "fanout: a step passes with at least this delivery ratio")
-	fs.IntVar(&cfg.SrcIPs, "src-ips", 8, "spread connections over source addresses 127.0.0.1..127.0.0.N")
+	fs.IntVar(&cfg.SrcIPs, "src-ips", 4096, "spread connections over N source addresses 127.0.x.y, each in a /24 of its own (the server's per-address bounds: 100 connections, 10 handshakes a second)")
 	fs.IntVar(&cfg.Concurrent, "connect-concurrency", 200, "connections being opened at once while setting up (storm opens all at once)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "limit for connecting one client, and for the storm as a whole")
 	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "pause after connecting, before measuring")
@@ -193,8 +193,8 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-probe-every must be at least 10ms")
 	case cfg.UserLimit < 1:
 		return nil, errors.New("-user-rate-limit must be positive")
-	case cfg.SrcIPs < 1 || cfg.SrcIPs > 254:
-		return nil, errors.New("-src-ips must be 1..254")
+	case cfg.SrcIPs < 1 || cfg.SrcIPs > 256*254:
+		return nil, errors.New("-src-ips must be 1..65024")
 	case cfg.Concurrent < 1:
 		return nil, errors.New("-connect-concurrency must be positive")
 	case cfg.Duration <= 0 || cfg.Duration > time.Hour:

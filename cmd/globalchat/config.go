@@ -40,6 +40,8 @@ type config struct {
 	InstanceID        string
 	LogLevel          string
 	LogFormat         string
+	Edge              edgeConfig
+	MetricsAddr       string
 	Accounting        string
 	AccountInterval   time.Duration
 	AccountWindow     time.Duration
@@ -95,7 +97,7 @@ func (c *config) settings() []setting {
 		{"AUTH_JWT_SECRET", "", "HS256 secret: clients must send `{token}` (claims `sub`, `name`, `exp`); unset means guest mode", str(&c.JWTSecret)},
 		{"GUEST_SECRET", "", "key (16 bytes or more) that signs guest tokens, the same on every instance; unset: a random key generated once and kept in the message database (table `secrets`), which every instance on that database shares. Instances on separate SQLite files need it set alike to know the same guests. Changing it makes every guest a new user", str(&c.GuestSecret)},
 		{"RATE_LIMIT_PER_MINUTE", "20", "messages a user may send in any 60 seconds", integer(&c.RatePerMinute)},
-		{"CORS_ORIGINS", "", "comma-separated origins allowed besides the server's own, `*` for any", str(&c.CORSOrigins)},
+		{"CORS_ORIGINS", "", "comma-separated origins (`scheme://host[:port]`, all three compared) allowed besides the server's own; `*` for any, without credentials", str(&c.CORSOrigins)},
 		{"PING_INTERVAL", "25s", "Engine.IO heartbeat interval", duration(&c.PingInterval)},
 		{"PING_TIMEOUT", "20s", "Engine.IO heartbeat timeout", duration(&c.PingTimeout)},
 		{"WRITE_DELAY", "5ms", "a WebSocket written less than this ago waits until this has passed before its next broadcast write, so a fast stream leaves in fewer system calls; a quiet connection is written at once; acks and direct emits never wait, and the CONNECT reply waits only for the `chat:history` right behind it, to leave in one write (`0`: off)", duration(&c.WriteDelay)},
@@ -107,6 +109,17 @@ func (c *config) settings() []setting {
 		{"INSTANCE_ID", "", "this instance's name in Redis (empty: hostname-port-random, a new one at each start)", str(&c.InstanceID)},
 		{"LOG_LEVEL", "info", "`debug`, `info`, `warn`, `error`", str(&c.LogLevel)},
 		{"LOG_FORMAT", "auto", "`json`, `text`, or `auto` (JSON unless on a terminal)", str(&c.LogFormat)},
+		{"TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of the proxies (nginx) whose `X-Forwarded-For` names the client; any other peer is the client itself, whatever it sends. Set it behind a proxy, or every client counts as the proxy's address", str(&c.Edge.TrustedProxies)},
+		{"MAX_CONNECTIONS_PER_ADDRESS", "100", "sessions open at once from one client address (an IPv6 client counts by its /64); more are answered `429 Too many connections from this address` (`0`: no bound)", integer(&c.Edge.PerAddress)},
+		{"HANDSHAKES_PER_SECOND", "10", "new sessions one client address may open a second, in bursts of five seconds' worth; more are answered `429 Too many handshakes from this address` (`0`: no bound)", integer(&c.Edge.HandshakeRate)},
+		{"MAX_UNCONNECTED", "10000", "sessions, from all addresses together, that have not joined the chat yet; more are answered `503 Server busy` (`0`: no bound)", integer(&c.Edge.MaxUnconnected)},
+		{"FIRST_MESSAGE_TIMEOUT", "5s", "a session that sends nothing (no `CONNECT`) this long after its handshake is closed; one refused at `CONNECT` is closed after 20 s if it does not close itself", duration(&c.Edge.FirstMessage)},
+		{"MAX_HEADER_BYTES", "16384", "request line and headers of an HTTP request, in bytes, like Node's limit; more is answered `431`", integer(&c.Edge.MaxHeaderBytes)},
+		{"MAX_ATTACHMENTS", "10", "binary attachments one Socket.IO packet may announce (socket.io's own limit); more closes the connection", integer(&c.Edge.MaxAttachments)},
+		{"MAX_ATTACHMENT_BYTES", "1000000", "bytes of attachments a connection may hold while a packet waits for the rest of its attachments; more closes the connection", integer(&c.Edge.MaxAttachmentBytes)},
+		{"RATE_LIMIT_PER_ADDRESS_PER_MINUTE", "120", "messages one client address may send in any 60 seconds, whatever users it claims to be (counted after each user's own limit; in memory, per instance: `ip_hash` keeps an address on one); refused with `rate_limited` (`0`: no bound)", integer(&c.Edge.MessagesPerAddress)},
+		{"JOINS_PER_ADDRESS_PER_MINUTE", "60", "chat connections (`CONNECT`s) one client address may make in any 60 seconds; more get the `connect_error` `at most 60 connections a minute from one address: try again in Ns` (`0`: no bound)", integer(&c.Edge.JoinsPerAddress)},
+		{"METRICS_ADDR", "", "address (e.g. `127.0.0.1:9090`) of a listener of its own for `GET /metrics`, which the public port then does not serve; unset: `/metrics` on the public port, asking for `Authorization: Bearer <ADMIN_TOKEN>` when `ADMIN_TOKEN` is set", str(&c.MetricsAddr)},
 		{"BANDWIDTH_ACCOUNTING", "on", "`on` or `off`: count bytes, frames, messages and connections per endpoint, in `/metrics` and the `bandwidth:*` keys (docs/operations.md)", str(&c.Accounting)},
 		{"BANDWIDTH_INTERVAL", "10s", "the interval of one point of the `bandwidth:timeseries:*` sets (whole seconds)", duration(&c.AccountInterval)},
 		{"ADMIN_TOKEN", "", "secret (16 characters or more) that opens the operator's dashboard at `/admin` (its API takes `Authorization: Bearer <token>`); unset: the dashboard is off", str(&c.AdminToken)},
@@ -168,6 +181,7 @@ func (c *config) validate() error {
 	check(c.WriteDelayMax >= c.WriteDelay && c.WriteDelayMax <= time.Second,
 		"WRITE_DELAY_MAX must be at least WRITE_DELAY (%v) and at most 1s, got %v", c.WriteDelay, c.WriteDelayMax)
 	check(c.MaxOpening >= 0, "MAX_OPENING must not be negative, got %d", c.MaxOpening)
+	errs = append(errs, c.Edge.validate()...)
 	check(c.PresenceThreshold >= 1, "PRESENCE_COALESCE_THRESHOLD must be at least 1")
 	check(c.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT must be positive")
 	check(c.MySQLDSN != "" || c.SQLitePath != "", "SQLITE_PATH must not be empty without MYSQL_DSN")

@@ -34,6 +34,7 @@ type server struct {
 	acct *accounting
 	// stopSampler ends the sampled logs' summaries.
 	stopSampler context.CancelFunc
+	reg         *prometheus.Registry // for METRICS_ADDR
 }
 
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
@@ -66,7 +67,9 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	}
 	svc, err := chat.New(chat.Config{
 		IO: io, Store: d.store, Bus: d.bus, Presence: d.presence, Limiter: d.limiter,
-		Auth: auth, Logger: log, Registerer: reg,
+		AddressLimiter: addressLimiter(cfg.Edge.MessagesPerAddress),
+		JoinLimiter:    addressLimiter(cfg.Edge.JoinsPerAddress),
+		Auth:           auth, Logger: log, Registerer: reg,
 		PresenceThreshold: cfg.PresenceThreshold, Traffic: acct.chat(), Sampler: sampler, State: state,
 	})
 	if err != nil {
@@ -81,7 +84,8 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	handler := httpapi.Routes(httpapi.Deps{
 		Chat: svc, SocketIO: io, Web: web.Handler(), Checks: d.checks, Mode: state.Mode,
 		Gatherer: reg, Registerer: reg, Meter: acct.meter, Logger: log,
-		Admin: httpapi.Admin{Token: cfg.AdminToken, Stats: acct.store, Instance: cfg.InstanceID, Page: web.Handler()},
+		Admin:     httpapi.Admin{Token: cfg.AdminToken, Stats: acct.store, Instance: cfg.InstanceID, Page: web.Handler()},
+		Authorize: auth.Authorize, MetricsOff: cfg.MetricsAddr != "", MetricsToken: cfg.AdminToken,
 	})
 	registerQueues(reg, io)
 	samplerCtx, stopSampler := context.WithCancel(context.Background())
@@ -91,8 +95,11 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		return n, err
 	}, log)
 	return &server{
-		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct, stopSampler: stopSampler,
-		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct, stopSampler: stopSampler, reg: reg,
+		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			// net/http reads up to 4 KB past MaxHeaderBytes: the bound is
+			// MAX_HEADER_BYTES in all.
+			MaxHeaderBytes: cfg.Edge.MaxHeaderBytes - 4096},
 	}, nil
 }
 
@@ -108,8 +115,15 @@ func ioOptions(cfg config, d *deps, acct *accounting, log *slog.Logger, reg prom
 			KeepHeaders:    []string{},
 			AllowedOrigins: cfg.origins(), Logger: log,
 			Traffic: acct.engine(),
+			Limits:  cfg.Edge.limits(),
 		},
-		Adapter: d.adapter,
+		// A client refused at CONNECT closes its connection itself; one
+		// that does not is closed after this, and counts as unconnected
+		// (MAX_UNCONNECTED) until then.
+		ConnectTimeout:     20 * time.Second,
+		MaxAttachments:     cfg.Edge.MaxAttachments,
+		MaxAttachmentBytes: cfg.Edge.MaxAttachmentBytes,
+		Adapter:            d.adapter,
 		Recovery: &socketio.RecoveryOptions{
 			MaxDisconnection: cfg.RecoveryWindow,
 			Sessions:         d.sessions,
@@ -136,6 +150,13 @@ func (s *server) serve(ctx context.Context, ready chan<- string) error {
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	stopMetrics, err := s.serveMetrics()
+	if err != nil {
+		ln.Close()
+		s.close()
+		return err
+	}
+	defer stopMetrics()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
 	select {

@@ -53,6 +53,9 @@ type RequestInfo struct {
 	Header     http.Header
 	Query      url.Values
 	RemoteAddr string
+	// ClientAddr is the client's IP address: the peer's, or the one a
+	// trusted proxy named (see ClientAddr).
+	ClientAddr string
 	Time       time.Time
 }
 
@@ -72,8 +75,11 @@ type Conn struct {
 	header     http.Header
 	rawQuery   string
 	remoteAddr string
+	addr, key  string // client address, and what the limits count it by
 	opened     time.Time
 	recv       Receiver
+	silence    *time.Timer // FirstMessageTimeout; set before the conn is shared
+	marked     atomic.Bool // connected above, or released: out of the unconnected count
 
 	recvMu     sync.Mutex // one OnMessage at a time; none after OnClose
 	recvClosed bool
@@ -122,7 +128,24 @@ func (c *Conn) ID() string { return c.id }
 // Request returns what was kept of the handshake request.
 func (c *Conn) Request() RequestInfo {
 	q, _ := url.ParseQuery(c.rawQuery) // parsed once already, by the handshake
-	return RequestInfo{Header: c.header, Query: q, RemoteAddr: c.remoteAddr, Time: c.opened}
+	return RequestInfo{Header: c.header, Query: q, RemoteAddr: c.remoteAddr, ClientAddr: c.addr, Time: c.opened}
+}
+
+// MarkConnected tells that the layer above has set the session up (for
+// Socket.IO, a namespace is connected): it no longer counts towards
+// Limits.MaxUnconnected.
+func (c *Conn) MarkConnected() {
+	if c.marked.CompareAndSwap(false, true) {
+		c.srv.addrs.connected()
+	}
+}
+
+// silent closes a session whose first message has not come in time.
+func (c *Conn) silent() {
+	if !c.greeted.Load() {
+		c.srv.refuse(RefusedSilent, c.addr, "")
+		c.abort(ReasonForcedClose)
+	}
 }
 
 // keptHeaders copies the headers a connection keeps: all when keep is
@@ -296,6 +319,9 @@ func (c *Conn) deliver(p packet) {
 		// the connection exists, and refusing it would only bring the
 		// client back to open another.
 		if !c.greeted.Swap(true) {
+			if c.silence != nil {
+				c.silence.Stop()
+			}
 			if leave := c.srv.opening.enter(c.done, true); leave != nil {
 				defer leave()
 			}
@@ -411,6 +437,9 @@ func (c *Conn) close(reason Reason, flush bool) {
 	c.srv.opts.Traffic.Closed()
 	if c.timer != nil {
 		c.timer.Stop()
+	}
+	if c.silence != nil {
+		c.silence.Stop()
 	}
 	if !flush {
 		c.takeLocked()

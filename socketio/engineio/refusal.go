@@ -69,5 +69,11 @@ func shorten(s string) string {
 }
 
 // RemoteHost is the client's address without its port, the key its
-// refusals are reported by.
-func (c *Conn) RemoteHost() string { return hostOf(c.remoteAddr) }
+// refusals are reported by: the one a trusted proxy named, if any
+// (Limits.TrustedProxies).
+func (c *Conn) RemoteHost() string {
+	if c.addr != "" {
+		return c.addr
+	}
+	return hostOf(c.remoteAddr)
+}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +57,10 @@ type Options struct {
 	// answer; it must not block.
 	Refused func(Refusal)
 	Logger  *slog.Logger
+	// Limits bound sessions per client address, handshakes per address
+	// and second, and sessions not yet connected above; default none.
+	// Their refusals are reported through Refused too.
+	Limits Limits
 	// Traffic counts bytes, packets and connections; nil counts nothing.
 	Traffic Traffic
 }
@@ -111,6 +114,7 @@ type Server struct {
 	hello func(c *Conn) []byte // the open packet's JSON
 
 	opening *admission
+	addrs   *addrTable
 
 	mu       sync.Mutex
 	conns    map[string]*Conn
@@ -121,7 +125,8 @@ type Server struct {
 func NewServer(opts Options, open OpenFunc) *Server {
 	opts.defaults()
 	s := &Server{opts: opts, open: open, log: opts.Logger, conns: make(map[string]*Conn),
-		opening: newAdmission(opts.MaxOpening, opts.OpeningWait, openingHold)}
+		opening: newAdmission(opts.MaxOpening, opts.OpeningWait, openingHold),
+		addrs:   newAddrTable(opts.Limits, time.Now)}
 	return s
 }
 
@@ -256,28 +261,17 @@ func isUpgrade(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
-// originAllowed applies the allowlist; with none, only the page's own
-// origin (same host) may connect.
-func (s *Server) originAllowed(origin string, r *http.Request) bool {
-	for _, o := range s.opts.AllowedOrigins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	if len(s.opts.AllowedOrigins) > 0 {
-		return false
-	}
-	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, r.Host)
-}
-
 func (s *Server) cors(w http.ResponseWriter, r *http.Request, origin string) {
 	if origin == "" {
 		return
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
+	// Any origin ("*") goes without credentials: a page anywhere must not
+	// act with the user's cookies.
+	if !s.anyOrigin() {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
 	h.Add("Vary", "Origin")
 	if r.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
@@ -297,19 +291,29 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		writeError(w, http.StatusBadRequest, errBadRequest)
 		return
 	}
+	addr := ClientAddr(r, s.opts.Limits.TrustedProxies)
+	key := limitKey(addr)
+	if why, ok := s.addrs.admit(key); !ok {
+		s.refuseLimit(w, why, addr)
+		return
+	}
 	leave := s.opening.enter(r.Context().Done(), false) // the handshake waits on nothing
 	if leave == nil {
-		// The spec has no code for it; the client retries with backoff.
-		w.Header().Set("Retry-After", "1")
-		writeErrorMessage(w, http.StatusServiceUnavailable, errBadRequest, "Server busy")
+		s.addrs.release(key, true)
+		busy(w, "Server busy")
 		return
 	}
 	defer leave()
 	c := newConn(s, newID(), r)
-	// The receiver is set before the connection is shared: a Shutdown
-	// running now may close it at once.
+	c.addr, c.key = addr, key
+	// The receiver and the silence timer are set before the connection is
+	// shared: a Shutdown running now may close it at once.
 	c.recv = s.open(c)
+	if d := s.opts.Limits.FirstMessageTimeout; d > 0 {
+		c.silence = time.AfterFunc(d, c.silent)
+	}
 	if !s.add(c) {
+		s.addrs.release(key, true)
 		writeError(w, http.StatusServiceUnavailable, errBadRequest)
 		c.abort(ReasonServerShutdown)
 		return
@@ -349,11 +353,46 @@ func (s *Server) add(c *Conn) bool {
 	return true
 }
 
+// remove forgets c, and gives back what it counted for in the limits;
+// called again, it does nothing.
 func (s *Server) remove(c *Conn) {
 	s.mu.Lock()
+	_, ok := s.conns[c.id]
 	delete(s.conns, c.id)
 	s.mu.Unlock()
+	if ok {
+		s.addrs.release(c.key, c.marked.CompareAndSwap(false, true))
+	}
 }
+
+// refuse answers a handshake that a bound of Limits refuses.
+func (s *Server) refuseLimit(w http.ResponseWriter, why, addr string) {
+	s.refuse(why, addr, "")
+	switch why {
+	case RefusedPerAddress:
+		tooMany(w, "Too many connections from this address")
+	case RefusedRate:
+		tooMany(w, "Too many handshakes from this address")
+	default:
+		busy(w, "Server busy")
+	}
+}
+
+// busy and tooMany answer a handshake refused for now: the spec has no
+// code for it; the official client retries with backoff.
+func busy(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	writeErrorMessage(w, http.StatusServiceUnavailable, errBadRequest, msg)
+}
+
+func tooMany(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	writeErrorMessage(w, http.StatusTooManyRequests, errBadRequest, msg)
+}
+
+// Unconnected returns the sessions not marked connected yet, and the
+// client addresses the limits track.
+func (s *Server) Unconnected() (sessions, addrs int) { return s.addrs.counts() }
 
 func (s *Server) lookup(sid string) *Conn {
 	s.mu.Lock()

@@ -249,6 +249,27 @@ func (t *wsTransport) lingerClose() {
 	t.conn.Close()
 }
 
+// payloadStep is the most read ahead of what has arrived: a frame whose
+// header announces more is read into a buffer that grows as its bytes
+// come, so that a header alone cannot make the server allocate the
+// megabyte it announces.
+const payloadStep = 32 << 10
+
+// readPayload reads a frame's n bytes of payload.
+func readPayload(r io.Reader, n int64) ([]byte, error) {
+	if n <= payloadStep {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(payloadStep)
+	if _, err := io.CopyN(&buf, r, n); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // readMessage reads one data message, answering pings and joining
 // fragments, never holding more than MaxPayload.
 func (c *Conn) readMessage(t *wsTransport) ([]byte, ws.OpCode, error) {
@@ -271,8 +292,8 @@ func (c *Conn) readMessage(t *wsTransport) ([]byte, ws.OpCode, error) {
 		case int64(len(msg))+h.Length > int64(c.srv.opts.MaxPayload):
 			return nil, 0, errTooBig
 		}
-		payload := make([]byte, h.Length)
-		if _, err := io.ReadFull(&t.r, payload); err != nil {
+		payload, err := readPayload(&t.r, h.Length)
+		if err != nil {
 			return nil, 0, err
 		}
 		ws.Cipher(payload, h.Mask, 0)

@@ -5,9 +5,19 @@ import { chatMessages, userRefs, type MessagesPage, type OnlineUsers } from "./t
 /** Every request gives up after this long. */
 const TIMEOUT_MS = 10_000;
 
+/** The JWT the API asks for in JWT mode ("" in guest mode). */
+let bearer = "";
+
+/** Sets the token sent as Authorization: Bearer with every request. */
+export function setApiToken(token: string): void {
+  bearer = token;
+}
+
 async function getJSON(path: string): Promise<Record<string, unknown>> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
   const res = await fetch(path, {
-    headers: { Accept: "application/json" },
+    headers,
     credentials: "same-origin",
     signal: AbortSignal.timeout(TIMEOUT_MS),
   });

@@ -5,7 +5,8 @@ import { io, type Socket } from "socket.io-client";
 import { Composer } from "./composer";
 import { byId, uuid } from "./dom";
 import { History } from "./history";
-import { forgetGuestToken, knownUserId, rememberGuestToken, rememberUserId, type Auth } from "./identity";
+import { setApiToken } from "./api";
+import { forgetGuestToken, freshToken, knownUserId, rememberGuestToken, rememberUserId, type Auth } from "./identity";
 import { OnlinePanel } from "./online";
 import { StatusView } from "./status";
 import { Timeline } from "./timeline";
@@ -82,8 +83,8 @@ export class ChatSession {
     this.status.set("connecting");
     this.socket = io({
       // Asked at every (re)connection: it carries the guest token the
-      // server issued on the first one.
-      auth: (cb) => cb(this.auth),
+      // server issued on the first one, or a JWT renewed by the host page.
+      auth: (cb) => void this.currentAuth().then(cb),
       forceNew: true,
       // WebSocket first: no sticky sessions needed behind a load balancer,
       // and no long-poll left in flight when a connection is refused.
@@ -99,6 +100,15 @@ export class ChatSession {
     this.jump.addEventListener("click", this.onJump);
     window.addEventListener("online", this.onNetwork);
     window.addEventListener("offline", this.onNetwork);
+  }
+
+  /** The auth to connect with: in JWT mode, the freshest token the page has. */
+  private async currentAuth(): Promise<Auth> {
+    if ("token" in this.auth) {
+      this.auth = { token: await freshToken(this.auth.token) };
+      setApiToken(this.auth.token);
+    }
+    return this.auth;
   }
 
   /** Puts the keyboard focus in the message box. */

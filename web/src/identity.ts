@@ -93,6 +93,27 @@ export function tokenAuth(rawToken: string): Auth {
   return { token };
 }
 
+/**
+ * A fresh JWT from the host page, asked before every (re)connection: the
+ * page that serves this client may define
+ * `window.globalchatToken = () => token` (or a promise of one), and renew
+ * it before it expires; the server ends a connection when its token
+ * expires, and the client reconnects with what this returns, without
+ * reloading. Without the hook, the token the user pasted is used again.
+ */
+export async function freshToken(current: string): Promise<string> {
+  const hook = (window as { globalchatToken?: () => string | Promise<string> }).globalchatToken;
+  if (typeof hook !== "function") return current;
+  try {
+    const token = (await hook())?.trim();
+    if (!token) return current;
+    write(sessionStorage, TOKEN_KEY, token);
+    return token;
+  } catch {
+    return current;
+  }
+}
+
 /** Forgets the token (when the server refused it). */
 export function forgetToken(): void {
   write(sessionStorage, TOKEN_KEY, "");
