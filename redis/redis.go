@@ -98,6 +98,14 @@ func Ping(ctx context.Context, client *goredis.Client) error {
 	return nil
 }
 
+// EvictionPolicy returns Redis's maxmemory-policy ("" when CONFIG is not
+// allowed, as on some managed services).
+func EvictionPolicy(ctx context.Context, client *goredis.Client) string {
+	ctx, cancel := withTimeout(ctx, defaultTimeout)
+	defer cancel()
+	return client.ConfigGet(ctx, "maxmemory-policy").Val()["maxmemory-policy"]
+}
+
 // NewClient returns a client of the Redis of rawURL without connecting.
 // Timeouts not set in the URL take sane values, and context deadlines
 // bound every call.

@@ -171,6 +171,10 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 		return fmt.Errorf("REDIS_URL: %w", err) // a mistake, not an outage
 	}
 	d.openBus(ctx, msgClient, err != nil, log)
+	if policy := redis.EvictionPolicy(ctx, client); err == nil && policy != "" && policy != "noeviction" {
+		log.Warn("redis evicts keys when full (maxmemory-policy "+policy+"): it could drop the spool, the seq counter or recovery sessions; set noeviction (deploy/redis.conf)",
+			"maxmemory-policy", policy)
+	}
 	if err == nil {
 		d.redisOn.Store(true)
 		return d.useRedis(ctx, clients, cfg, log)

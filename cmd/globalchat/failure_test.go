@@ -135,3 +135,34 @@ func readyz(t *testing.T, base string) string {
 	}
 	return string(b)
 }
+
+// TestEvictingRedisIsAWarning: a Redis that may evict keys could drop the
+// spool or the counter: the start says so (and goes on).
+func TestEvictingRedisIsAWarning(t *testing.T) {
+	redis := testenv.Redis(t)
+	c := goredis.NewClient(&goredis.Options{Addr: redis.Addr})
+	if err := c.ConfigSet(context.Background(), "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	cmd := exec.Command(buildBinary(t))
+	cmd.Env = append(os.Environ(), "PORT=0", "REDIS_URL="+redis.URL(), "SQLITE_PATH="+t.TempDir()+"/chat.db", "LOG_FORMAT=json")
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+	if l := waitLine(t, lines, "redis evicts keys when full"); !strings.Contains(l, `"maxmemory-policy":"allkeys-lru"`) {
+		t.Fatalf("warning: %s", l)
+	}
+	waitLine(t, lines, `"globalchat listening"`)
+}
