@@ -85,4 +85,3 @@ func openURL(t *testing.T, url string) *goredis.Client {
 	t.Fatalf("Open: %v", err)
 	return nil
 }
-

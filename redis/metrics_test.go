@@ -14,7 +14,7 @@ import (
 // are counted, nil answers are not.
 func TestCommandMetrics(t *testing.T) {
 	srv := testenv.Redis(t)
-	c, err := NewClient(srv.URL())
+	c, err := NewClient(srv.URL(), TLSFiles{})
 	if err != nil {
 		t.Fatal(err)
 	}

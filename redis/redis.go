@@ -18,9 +18,11 @@ package redis
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -75,7 +77,7 @@ func escapeColon(s string) string {
 // Open connects to the Redis of rawURL, redis://[user:password@]host:port/db
 // or rediss:// for TLS, and checks that it answers PING.
 func Open(ctx context.Context, rawURL string) (*goredis.Client, error) {
-	client, err := NewClient(rawURL)
+	client, err := NewClient(rawURL, TLSFiles{})
 	if err != nil {
 		return nil, err
 	}
@@ -109,10 +111,13 @@ func EvictionPolicy(ctx context.Context, client *goredis.Client) string {
 // NewClient returns a client of the Redis of rawURL without connecting.
 // Timeouts not set in the URL take sane values, and context deadlines
 // bound every call.
-func NewClient(rawURL string) (*goredis.Client, error) {
+func NewClient(rawURL string, files TLSFiles) (*goredis.Client, error) {
 	opts, err := goredis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis: bad url: %w", redactURLError(err))
+	}
+	if err := files.apply(opts); err != nil {
+		return nil, err
 	}
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 3 * time.Second
@@ -132,6 +137,40 @@ func NewClient(rawURL string) (*goredis.Client, error) {
 	}
 	opts.ContextTimeoutEnabled = true
 	return goredis.NewClient(opts), nil
+}
+
+// TLSFiles are the PEM files of a rediss:// connection: the CA that signs
+// Redis's certificate (empty: the system's roots), and the client's own
+// certificate and key when Redis asks for one (tls-auth-clients).
+type TLSFiles struct{ CA, Cert, Key string }
+
+// apply sets the files into opts' TLS configuration.
+func (f TLSFiles) apply(opts *goredis.Options) error {
+	if f == (TLSFiles{}) {
+		return nil
+	}
+	if opts.TLSConfig == nil {
+		return errors.New("redis: TLS files are set but the URL is not rediss://")
+	}
+	if f.CA != "" {
+		pem, err := os.ReadFile(f.CA)
+		if err != nil {
+			return fmt.Errorf("redis: CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("redis: CA file %s holds no PEM certificate", f.CA)
+		}
+		opts.TLSConfig.RootCAs = pool
+	}
+	if f.Cert != "" || f.Key != "" {
+		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		if err != nil {
+			return fmt.Errorf("redis: client certificate: %w", err)
+		}
+		opts.TLSConfig.Certificates = []tls.Certificate{cert}
+	}
+	return nil
 }
 
 // redactURLError drops the URL, and its password, from a parse error.

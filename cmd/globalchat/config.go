@@ -25,6 +25,7 @@ type config struct {
 	SQLitePath        string
 	MySQLDSN          string
 	RedisURL          string
+	RedisTLS          redis.TLSFiles
 	JWTSecret         string
 	GuestSecret       string
 	RatePerMinute     int
@@ -94,6 +95,9 @@ func (c *config) settings() []setting {
 		{"SQLITE_PATH", "./globalchat.db", "SQLite file for messages, when `MYSQL_DSN` is empty", str(&c.SQLitePath)},
 		{"MYSQL_DSN", "", "MySQL 8 / MariaDB 10.11 DSN in the go-sql-driver form (`user:pass@tcp(host:3306)/db`); turns on the MySQL store", str(&c.MySQLDSN)},
 		{"REDIS_URL", "", "`redis://[user:password@]host:port/db` or `rediss://` (TLS); turns on Redis mode", str(&c.RedisURL)},
+		{"REDIS_CA_FILE", "", "PEM file of the CA that signs Redis's certificate, for `rediss://` (empty: the system's roots)", str(&c.RedisTLS.CA)},
+		{"REDIS_CERT_FILE", "", "PEM certificate this server shows Redis, when Redis asks clients for one (`tls-auth-clients yes`)", str(&c.RedisTLS.Cert)},
+		{"REDIS_KEY_FILE", "", "PEM key of `REDIS_CERT_FILE`", str(&c.RedisTLS.Key)},
 		{"AUTH_JWT_SECRET", "", "HS256 secret: clients must send `{token}` (claims `sub`, `name`, `exp`); unset means guest mode", str(&c.JWTSecret)},
 		{"GUEST_SECRET", "", "key (16 bytes or more) that signs guest tokens, the same on every instance; unset: a random key generated once and kept in the message database (table `secrets`), which every instance on that database shares. Instances on separate SQLite files need it set alike to know the same guests. Changing it makes every guest a new user", str(&c.GuestSecret)},
 		{"RATE_LIMIT_PER_MINUTE", "20", "messages a user may send in any 60 seconds", integer(&c.RatePerMinute)},

@@ -141,14 +141,14 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 	// go-redis logs dial failures itself, process-wide: into our logger,
 	// at debug, since the health tracker reports the status changes.
 	goredis.SetLogger(redisLogger{log})
-	client, err := redis.NewClient(cfg.RedisURL)
+	client, err := redis.NewClient(cfg.RedisURL, cfg.RedisTLS)
 	if err != nil {
-		return err
+		return fmt.Errorf("REDIS_URL, REDIS_CA_FILE, REDIS_CERT_FILE, REDIS_KEY_FILE: %w", err)
 	}
 	// The message path gets a client of its own, so that a storm of
 	// connections, each registering its presence and session, cannot
 	// queue messages behind it in one connection pool.
-	msgClient, _ := redis.NewClient(cfg.RedisURL)
+	msgClient, _ := redis.NewClient(cfg.RedisURL, cfg.RedisTLS)
 	cfg.redisMetrics.Instrument(client, "flows")
 	cfg.redisMetrics.Instrument(msgClient, "messages")
 	d.closers = append(d.closers, client.Close, msgClient.Close)
