@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing globalchat needs and is missing: Debian
-# packages (redis-server, mariadb-server, nginx, chromium, python3-socketio), the npm packages
+# packages (redis-server, mariadb-server, nginx, chromium, python3-socketio, systemd), the npm packages
 # of jstest/ and web/, and the Go modules. Safe to run again: it installs
 # only what is absent.
 set -euo pipefail
@@ -14,6 +14,8 @@ command -v mariadb >/dev/null || need+=(mariadb-client)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v chromium >/dev/null || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs npm)
+# systemd-analyze checks the shipped unit (deploy/globalchat@.service).
+command -v systemd-analyze >/dev/null || need+=(systemd)
 # The Python client of the tests (pyclient/) runs on Debian's interpreter,
 # which these packages install into.
 /usr/bin/python3 -c 'import socketio, requests, websocket' 2>/dev/null ||
