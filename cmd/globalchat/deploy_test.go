@@ -43,3 +43,13 @@ func TestSystemdUnitVerifies(t *testing.T) {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// TestMariaDBSnippetParses: mariadbd reads deploy/mariadb.cnf and knows
+// every option in it (an unknown one makes it exit non-zero).
+func TestMariaDBSnippetParses(t *testing.T) {
+	conf := filepath.Join(testenv.RepoRoot(t), "deploy", "mariadb.cnf")
+	cmd := exec.Command(testenv.Binary(t, "mariadbd"), "--defaults-file="+conf, "--datadir="+t.TempDir(), "--help", "--verbose")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mariadbd --defaults-file=deploy/mariadb.cnf: %v\n%s", err, out)
+	}
+}
