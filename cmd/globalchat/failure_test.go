@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,54 +69,33 @@ func TestStartsWithMySQLDown(t *testing.T) {
 	db := testenv.MariaDB(t)
 	dsn := db.DSN("late")
 	db.Stop()
-	cmd := exec.Command(buildBinary(t))
 	// The guest signing key is kept in MySQL unless set: set, so that
 	// nothing needs MySQL to start.
-	cmd.Env = append(os.Environ(), "PORT=0", "REDIS_URL="+redis.URL(), "MYSQL_DSN="+dsn, "LOG_FORMAT=json",
+	in := startBinary(t, "REDIS_URL="+redis.URL(), "MYSQL_DSN="+dsn, "LOG_FORMAT=json",
 		"GUEST_SECRET=a-secret-shared-by-every-instance")
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := make(chan string, 100)
-	go func() {
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			lines <- s.Text()
-		}
-		close(lines)
-	}()
-	port := listenPort.FindStringSubmatch(waitLine(t, lines, `"globalchat listening"`))
-	if port == nil {
-		t.Fatal("no port in the listening line")
-	}
-	body := readyz(t, "http://127.0.0.1:"+port[1])
+	body := readyz(t, in.url)
 	if !strings.Contains(body, `"mode":"store away"`) || !strings.Contains(body, "degraded") {
 		t.Fatalf("readyz with MySQL down at start: %s", body)
 	}
 	db.Restart()
-	waitLine(t, lines, "mysql reachable: the store is open")
+	waitLog(t, in, "mysql reachable: the store is open")
 }
 
-var listenPort = regexp.MustCompile(`"addr":"[^"]*:(\d+)"`)
-
-func waitLine(t *testing.T, lines <-chan string, want string) string {
+// waitLog waits until the server has logged a line holding want, and
+// returns that line.
+func waitLog(t *testing.T, in *instance, want string) string {
 	t.Helper()
-	timeout := time.After(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("the server exited before logging %s", want)
+		for line := range strings.SplitSeq(in.logs(), "\n") {
+			if strings.Contains(line, want) {
+				return line
 			}
-			if strings.Contains(l, want) {
-				return l
-			}
-		case <-timeout:
+		}
+		if time.Now().After(deadline) {
 			t.Fatalf("no log line %s", want)
 		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -145,24 +122,8 @@ func TestEvictingRedisIsAWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	cmd := exec.Command(buildBinary(t))
-	cmd.Env = append(os.Environ(), "PORT=0", "REDIS_URL="+redis.URL(), "SQLITE_PATH="+t.TempDir()+"/chat.db", "LOG_FORMAT=json")
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := make(chan string, 100)
-	go func() {
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			lines <- s.Text()
-		}
-		close(lines)
-	}()
-	if l := waitLine(t, lines, "redis evicts keys when full"); !strings.Contains(l, `"maxmemory-policy":"allkeys-lru"`) {
+	in := startBinary(t, "REDIS_URL="+redis.URL(), "LOG_FORMAT=json")
+	if l := waitLog(t, in, "redis evicts keys when full"); !strings.Contains(l, `"maxmemory-policy":"allkeys-lru"`) {
 		t.Fatalf("warning: %s", l)
 	}
-	waitLine(t, lines, `"globalchat listening"`)
 }

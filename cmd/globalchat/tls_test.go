@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -41,30 +40,13 @@ func TestRedisOverTLS(t *testing.T) {
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 	testenv.WaitTCP(t, testenv.Addr(port), 10*time.Second)
 	url := "rediss://" + testenv.Addr(port) + "/0"
-	env := append(os.Environ(), "PORT=0", "REDIS_URL="+url, "SQLITE_PATH="+filepath.Join(dir, "chat.db"), "LOG_FORMAT=json")
-
-	cmd := exec.Command(buildBinary(t))
-	cmd.Env = append(env, "REDIS_CA_FILE="+ca)
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := make(chan string, 100)
-	go func() {
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			lines <- s.Text()
-		}
-		close(lines)
-	}()
-	if l := waitLine(t, lines, "redis connected"); !strings.Contains(l, `"tls":true`) {
+	in := startBinary(t, "REDIS_URL="+url, "REDIS_CA_FILE="+ca, "LOG_FORMAT=json")
+	if l := waitLog(t, in, "redis connected"); !strings.Contains(l, `"tls":true`) {
 		t.Fatalf("start line: %s", l)
 	}
 
 	untrusted := exec.Command(buildBinary(t))
-	untrusted.Env = env
+	untrusted.Env = append(os.Environ(), "PORT=0", "REDIS_URL="+url, "SQLITE_PATH="+filepath.Join(dir, "chat.db"))
 	out, err := untrusted.CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "REDIS_URL") ||
