@@ -256,20 +256,28 @@ func (b *Bus) pollLoop() {
 }
 
 func (b *Bus) pollOnce() {
-	b.mu.Lock()
-	away, from := b.away.Load(), b.pollFrom
-	b.mu.Unlock()
-	if !away {
+	if !b.away.Load() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, PublishTimeout)
 	defer cancel()
-	if !b.startPoll(ctx) {
-		return
+	if n, err := b.readStore(ctx); err == nil && n == pollPage {
+		b.wake()
 	}
+}
+
+// readStore delivers a page of what the store holds after pollFrom and
+// returns how many messages it read.
+func (b *Bus) readStore(ctx context.Context) (int, error) {
+	if !b.startPoll(ctx) {
+		return 0, errors.New("failover: the store's last seq is not known yet")
+	}
+	b.mu.Lock()
+	from := b.pollFrom
+	b.mu.Unlock()
 	msgs, err := b.store.After(ctx, from, pollPage)
 	if err != nil {
-		return // the store is away too: the chat refuses sends meanwhile
+		return 0, err // the store is away too: the chat refuses sends meanwhile
 	}
 	for _, m := range msgs {
 		b.d.deliver(m)
@@ -278,8 +286,16 @@ func (b *Bus) pollOnce() {
 	b.mu.Lock()
 	b.pollFrom = max(b.pollFrom, from)
 	b.mu.Unlock()
-	if len(msgs) == pollPage {
-		b.wake()
+	return len(msgs), nil
+}
+
+// readStoreToEnd delivers everything the store holds after pollFrom.
+func (b *Bus) readStoreToEnd(ctx context.Context) error {
+	for {
+		n, err := b.readStore(ctx)
+		if err != nil || n < pollPage {
+			return err
+		}
 	}
 }
 
@@ -362,6 +378,12 @@ func (b *Bus) tryReturn() bool {
 		return false
 	}
 	if err := b.primary.EnsureSeq(ctx, max(from-1, last)); err != nil {
+		return false
+	}
+	// The epoch is over, so nothing more is appended under it: what was
+	// appended since the poller's last read is delivered now, since Redis's
+	// subscriber may have started after it (at the store's last seq).
+	if err := b.readStoreToEnd(ctx); err != nil {
 		return false
 	}
 	b.mu.Lock()

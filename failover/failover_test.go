@@ -243,3 +243,27 @@ func TestAnAppendAfterTheReturnGoesToRedis(t *testing.T) {
 		t.Fatalf("b2's message has seq %d (away %v); want %d, numbered by Redis", late.Seq, b2.away.Load(), onRedis.Seq+1)
 	}
 }
+
+// An instance moving back delivers what the others appended since its
+// poller's last read: its Redis subscriber may start after it.
+func TestTheReturnDeliversTheLastAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chat.db")
+	store1, store2 := openStore(t, path), openStore(t, path)
+	shared := inmem.NewBus(inmem.BusOptions{})
+	p1, p2 := &flaky{Bus: shared}, &flaky{Bus: shared}
+	p1.down.Store(true)
+	p2.down.Store(true)
+	b1, rec1, _ := newBus(t, p1, store1)
+	b2, _, _ := newBus(t, p2, store2)
+	last, _, err := b2.Publish(t.Context(), msg("appended-just-before-the-return"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1.down.Store(false)
+	if !b1.tryReturn() { // at once: b1's poller has not read it yet
+		t.Fatal("b1 did not move back")
+	}
+	if got := rec1.seqs(); len(got) != 1 || got[0] != last.Seq {
+		t.Fatalf("b1 delivered %v right after its return, want [%d]", got, last.Seq)
+	}
+}
