@@ -37,22 +37,6 @@ func TestMergeBySeq(t *testing.T) {
 	}
 }
 
-// memStore is a MessageStore over a slice, for the replayer's fallback.
-type memStore struct {
-	globalchat.MessageStore
-	msgs []globalchat.Message
-}
-
-func (s memStore) After(_ context.Context, after int64, limit int) ([]globalchat.Message, error) {
-	var out []globalchat.Message
-	for _, m := range s.msgs {
-		if m.Seq > after && len(out) < limit {
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
-
 func TestReplayerReadsTheCacheThenTheStore(t *testing.T) {
 	ctx := context.Background()
 	bus := inmem.NewBus(inmem.BusOptions{Capacity: 3})
@@ -66,7 +50,7 @@ func TestReplayerReadsTheCacheThenTheStore(t *testing.T) {
 		}
 		stored = append(stored, m)
 	}
-	r := Replayer{Bus: bus, Store: memStore{msgs: stored}}
+	r := Replayer{Bus: bus, Store: &memStore{msgs: stored}}
 	room := []string{globalchat.Room}
 
 	missed, ok, err := r.Replay(ctx, "/", room, "3") // in the cache
