@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -45,38 +46,107 @@ func Handler() http.Handler {
 	return newHandler(sub)
 }
 
-// file is one embedded file with its validator.
+// file is one embedded file with its validator and, for text files, the
+// versions the build compressed ahead of time (name.br, name.gz).
 type file struct {
 	body []byte
 	etag string
+	// encoded holds the precompressed bodies by Content-Encoding, in the
+	// order of preference: brotli is a fifth smaller than gzip.
+	encoded []encoding
 }
+
+// encoding is one precompressed version of a file.
+type encoding struct {
+	name string // "br" or "gzip"
+	body []byte
+	etag string
+}
+
+// precompressed maps the suffix the build gives a compressed copy to its
+// Content-Encoding, best first.
+var precompressed = []struct{ suffix, name string }{{".br", "br"}, {".gz", "gzip"}}
 
 type handler struct {
 	files map[string]file // by URL path, e.g. "/assets/index-abc.js"
 }
 
 // newHandler reads every file of fsys once: the embedded files are small
-// and fixed, and hashing them up front gives each a strong ETag. A nil
-// fsys serves nothing (and 503 at "/").
+// and fixed, and hashing them up front gives each a strong ETag. The
+// compressed copies the build wrote beside a file (name.br, name.gz) are
+// served in its place to browsers that accept them, never under their own
+// names. A nil fsys serves nothing (and 503 at "/").
 func newHandler(fsys fs.FS) *handler {
 	h := &handler{files: map[string]file{}}
 	if fsys == nil {
 		return h
 	}
+	bodies := map[string][]byte{}
 	_ = fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			return nil // unreadable entries and dotfiles (.gitkeep) are not served
 		}
-		body, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil
+		if body, err := fs.ReadFile(fsys, name); err == nil {
+			bodies["/"+name] = body
 		}
-		sum := sha256.Sum256(body)
-		etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
-		h.files["/"+name] = file{body: body, etag: etag}
 		return nil
 	})
+	for name, body := range bodies {
+		if compressedCopy(name, bodies) {
+			continue
+		}
+		f := file{body: body, etag: etagOf(body, "")}
+		for _, p := range precompressed {
+			if enc, ok := bodies[name+p.suffix]; ok {
+				f.encoded = append(f.encoded, encoding{name: p.name, body: enc, etag: etagOf(body, "-"+p.name)})
+			}
+		}
+		h.files[name] = f
+	}
 	return h
+}
+
+// compressedCopy reports whether name is the compressed copy of another file.
+func compressedCopy(name string, bodies map[string][]byte) bool {
+	for _, p := range precompressed {
+		if base, ok := strings.CutSuffix(name, p.suffix); ok {
+			if _, ok := bodies[base]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// etagOf is a strong validator of body; each encoding of the same file
+// gets its own (suffix), as the bytes sent differ.
+func etagOf(body []byte, suffix string) string {
+	sum := sha256.Sum256(body)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + suffix + `"`
+}
+
+// accepts reports whether the Accept-Encoding header allows coding: named
+// (or covered by "*") with a q above 0.
+func accepts(header, coding string) bool {
+	star := false
+	for _, part := range strings.Split(header, ",") {
+		token, params, _ := strings.Cut(part, ";")
+		ok := true
+		for _, p := range strings.Split(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(k, "q") {
+				q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				ok = err == nil && q > 0
+			}
+		}
+		switch strings.ToLower(strings.TrimSpace(token)) {
+		case coding:
+			return ok
+		case "*":
+			star = ok
+		}
+	}
+	return star
 }
 
 // ServeHTTP serves GET and HEAD of the embedded files.
@@ -130,8 +200,22 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, name string)
 	serve(w, r, name, f)
 }
 
-// serve writes f, answering conditional and range requests.
+// serve writes f, compressed when the build compressed it and the browser
+// accepts it, answering conditional and range requests.
 func serve(w http.ResponseWriter, r *http.Request, name string, f file) {
-	w.Header().Set("ETag", f.etag)
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
+	hdr := w.Header()
+	body, etag := f.body, f.etag
+	if len(f.encoded) > 0 {
+		// Caches must keep the versions apart.
+		hdr.Add("Vary", "Accept-Encoding")
+		for _, e := range f.encoded {
+			if accepts(r.Header.Get("Accept-Encoding"), e.name) {
+				hdr.Set("Content-Encoding", e.name)
+				body, etag = e.body, e.etag
+				break
+			}
+		}
+	}
+	hdr.Set("ETag", etag)
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
 }

@@ -164,3 +164,52 @@ func TestEmbedded(t *testing.T) {
 		}
 	}
 }
+
+// TestPrecompressed: a browser that accepts brotli or gzip gets the copy the
+// build compressed, with its own ETag and Vary: Accept-Encoding; one that
+// accepts neither gets the file as it is; the copies are not served under
+// their own names.
+func TestPrecompressed(t *testing.T) {
+	fsys := testFS()
+	fsys["assets/index-abc1.js.gz"] = &fstest.MapFile{Data: []byte("gzipped js")}
+	fsys["assets/index-abc1.js.br"] = &fstest.MapFile{Data: []byte("brotli js")}
+	fsys["index.html.gz"] = &fstest.MapFile{Data: []byte("gzipped html")}
+	h := newHandler(fsys)
+	tests := []struct {
+		target, accept, encoding, body string
+	}{
+		{"/assets/index-abc1.js", "gzip, deflate, br, zstd", "br", "brotli js"},
+		{"/assets/index-abc1.js", "gzip, deflate", "gzip", "gzipped js"},
+		{"/assets/index-abc1.js", "br;q=0, gzip;q=0.5", "gzip", "gzipped js"},
+		{"/assets/index-abc1.js", "*", "br", "brotli js"},
+		{"/assets/index-abc1.js", "identity", "", "console.log(1)"},
+		{"/assets/index-abc1.js", "", "", "console.log(1)"},
+		{"/", "gzip, br", "gzip", "gzipped html"},
+	}
+	etags := map[string]string{}
+	for _, tc := range tests {
+		rec := get(t, h, http.MethodGet, tc.target, map[string]string{"Accept-Encoding": tc.accept})
+		if rec.Code != http.StatusOK || rec.Body.String() != tc.body {
+			t.Errorf("GET %s (Accept-Encoding %q): %d %q, want %q", tc.target, tc.accept, rec.Code, rec.Body.String(), tc.body)
+		}
+		if got := rec.Header().Get("Content-Encoding"); got != tc.encoding {
+			t.Errorf("GET %s (Accept-Encoding %q): Content-Encoding %q, want %q", tc.target, tc.accept, got, tc.encoding)
+		}
+		if got := rec.Header().Get("Vary"); got != "Accept-Encoding" {
+			t.Errorf("GET %s: Vary %q", tc.target, got)
+		}
+		etag := rec.Header().Get("ETag")
+		if prev, ok := etags[etag]; ok && prev != tc.target+tc.encoding {
+			t.Errorf("GET %s (%s): ETag %s also names %s", tc.target, tc.encoding, etag, prev)
+		}
+		etags[etag] = tc.target + tc.encoding
+	}
+	if got := get(t, h, http.MethodGet, "/assets/index-abc1.css", map[string]string{"Accept-Encoding": "gzip"}).Header(); got.Get("Content-Encoding") != "" || got.Get("Vary") != "" {
+		t.Errorf("a file without a compressed copy: Content-Encoding %q, Vary %q", got.Get("Content-Encoding"), got.Get("Vary"))
+	}
+	for _, target := range []string{"/assets/index-abc1.js.gz", "/assets/index-abc1.js.br", "/index.html.gz"} {
+		if rec := get(t, h, http.MethodGet, target, nil); rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", target, rec.Code)
+		}
+	}
+}
