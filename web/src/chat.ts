@@ -2,22 +2,26 @@
 // joining until leaving or being refused.
 
 import { io, type Socket } from "socket.io-client";
-import { Composer } from "./composer";
-import { byId, uuid } from "./dom";
-import { History } from "./history";
 import { setApiToken } from "./api";
+import { Composer } from "./composer";
+import { byId, el } from "./dom";
+import { mentions } from "./format";
+import { History } from "./history";
 import { forgetGuestToken, freshToken, knownUserId, rememberGuestToken, rememberUserId, type Auth } from "./identity";
 import { OnlinePanel } from "./online";
+import { Outbox } from "./outbox";
+import { PresenceNotices } from "./presence";
 import { StatusView } from "./status";
 import { Timeline } from "./timeline";
+import { Unread } from "./unread";
 import {
   chatMessages,
   isChatMessage,
   userRefs,
+  type ChatMessage,
   type ClientToServer,
   type PresenceChange,
   type PresenceUpdate,
-  type SendAck,
   type ServerToClient,
   type SessionInfo,
 } from "./types";
@@ -27,6 +31,8 @@ const BAD_GUEST_TOKEN = "invalid guest token";
 
 /** How long a sent message waits for its acknowledgement. */
 const ACK_TIMEOUT_MS = 10_000;
+/** New messages a screen reader is told about, at most, in the live region. */
+const ANNOUNCED = 5;
 
 /** What the join screen needs to hear from a session. */
 export interface SessionEvents {
@@ -38,20 +44,6 @@ export interface SessionEvents {
   unreachable(message: string): void;
 }
 
-const CODE_TEXT: Record<string, string> = {
-  rate_limited: "you are sending too fast",
-  invalid_message: "the message was not accepted",
-  unavailable: "the chat is temporarily unavailable",
-};
-
-const DISCONNECT_TEXT: Record<string, string> = {
-  "io server disconnect": "disconnected by the server",
-  "ping timeout": "connection lost",
-  "transport close": "connection lost",
-  "transport error": "connection error",
-  "parse error": "protocol error",
-};
-
 /** ChatSession connects with auth and runs the room's view until closed. */
 export class ChatSession {
   private readonly socket: Socket<ServerToClient, ClientToServer>;
@@ -60,8 +52,11 @@ export class ChatSession {
   private readonly history: History;
   private readonly online = new OnlinePanel();
   private readonly composer: Composer;
+  private readonly outbox: Outbox;
+  private readonly unread: Unread;
+  private readonly presence: PresenceNotices;
   private readonly scroller = byId("scroller");
-  private readonly jump = byId<HTMLButtonElement>("jump-latest");
+  private readonly announcer = byId("announcer");
   private everConnected = false;
   private myUserId = "";
   private closed = false;
@@ -73,14 +68,32 @@ export class ChatSession {
   ) {
     const list = byId<HTMLOListElement>("messages");
     list.replaceChildren();
-    this.timeline = new Timeline(list, this.scroller, { retry: (id) => this.retry(id) });
+    this.announcer.replaceChildren();
+    this.timeline = new Timeline(list, this.scroller, { retry: (id) => this.outbox.retry(id) });
     this.history = new History(this.timeline, this.scroller);
+    this.unread = new Unread(this.timeline, this.scroller);
+    this.presence = new PresenceNotices(this.timeline);
+    this.outbox = new Outbox(this.timeline, {
+      connected: () => this.socket.connected,
+      emit: (clientMsgId, content, cb) =>
+        void this.socket.timeout(ACK_TIMEOUT_MS).emit("chat:message", { content, clientMsgId }, (err, res) => {
+          if (!this.closed) cb(err, res);
+        }),
+      stored: (clientMsgId, msg) => {
+        if (!isChatMessage(msg)) return;
+        this.setMyUserId(msg.userId);
+        this.timeline.resolvePending(clientMsgId, msg);
+      },
+    });
     this.composer = new Composer(
-      (content) => this.send(content),
-      (limited) => this.timeline.setRetryDisabled(limited),
+      (content) => {
+        this.unread.caughtUp();
+        this.outbox.add(content);
+      },
+      () => this.online.names(),
     );
     this.setMyUserId(knownUserId(auth));
-    this.status.set("connecting");
+    this.status.set(navigator.onLine ? "connecting" : "offline");
     this.socket = io({
       // Asked at every (re)connection: it carries the guest token the
       // server issued on the first one, or a JWT renewed by the host page.
@@ -96,10 +109,8 @@ export class ChatSession {
       reconnectionDelayMax: 10_000,
     });
     this.listen();
-    this.scroller.addEventListener("scroll", this.onScroll, { passive: true });
-    this.jump.addEventListener("click", this.onJump);
-    window.addEventListener("online", this.onNetwork);
-    window.addEventListener("offline", this.onNetwork);
+    window.addEventListener("online", this.onOnline);
+    window.addEventListener("offline", this.onOffline);
   }
 
   /** The auth to connect with: in JWT mode, the freshest token the page has. */
@@ -128,10 +139,11 @@ export class ChatSession {
     this.timeline.close();
     this.online.close();
     this.composer.close();
-    this.scroller.removeEventListener("scroll", this.onScroll);
-    this.jump.removeEventListener("click", this.onJump);
-    window.removeEventListener("online", this.onNetwork);
-    window.removeEventListener("offline", this.onNetwork);
+    this.outbox.close();
+    this.unread.close();
+    this.presence.close();
+    window.removeEventListener("online", this.onOnline);
+    window.removeEventListener("offline", this.onOffline);
   }
 
   private listen(): void {
@@ -139,19 +151,39 @@ export class ChatSession {
     s.on("connect", this.onConnect);
     s.on("disconnect", this.onDisconnect);
     s.on("connect_error", this.onConnectError);
-    s.io.on("reconnect_attempt", (n) => this.setDown(`attempt ${n}`));
-    s.io.on("reconnect_failed", () => this.status.set("offline", "gave up reconnecting"));
+    s.io.on("reconnect_attempt", () => this.setDown());
+    s.io.on("reconnect_failed", () => this.status.set("offline"));
     s.on("chat:history", (p) => this.history.onHistory(chatMessages(p?.messages)));
-    s.on("chat:message", (m) => {
-      if (!isChatMessage(m)) return;
-      const wasAtBottom = this.timeline.atBottom();
-      this.history.onMessage(m);
-      if (!wasAtBottom) this.jump.hidden = false;
-    });
+    s.on("chat:message", (m) => this.onMessage(m));
     s.on("chat:session", (p) => this.onSession(p));
-    s.on("user:joined", (p) => this.onPresenceChange(p, "joined"));
-    s.on("user:left", (p) => this.onPresenceChange(p, "left"));
+    s.on("user:joined", (p) => this.onPresenceChange(p, true));
+    s.on("user:left", (p) => this.onPresenceChange(p, false));
     s.on("presence:update", (p) => this.onPresenceUpdate(p));
+  }
+
+  private onMessage(m: unknown): void {
+    if (!isChatMessage(m)) return;
+    const wasReading = this.timeline.atBottom();
+    const fresh = !this.timeline.has(m.seq);
+    this.history.onMessage(m);
+    if (!fresh || m.userId === this.myUserId) return;
+    const mentioned = mentions(m.content, this.name());
+    this.unread.arrived(m.seq, mentioned, wasReading);
+    this.announce(m);
+  }
+
+  /**
+   * Tells screen readers about a new message, and only about new ones:
+   * history pages never go through this live region.
+   */
+  private announce(m: ChatMessage): void {
+    const text = m.content.length > 200 ? `${m.content.slice(0, 200)}…` : m.content;
+    this.announcer.append(el("p", {}, `${m.username}: ${text}`));
+    while (this.announcer.childElementCount > ANNOUNCED) this.announcer.firstElementChild!.remove();
+  }
+
+  private name(): string {
+    return "token" in this.auth ? "" : this.auth.username;
   }
 
   private readonly onConnect = () => {
@@ -164,11 +196,13 @@ export class ChatSession {
     // A recovered connection replays what was missed by itself; otherwise
     // the server sends chat:history, which History merges by seq.
     void this.online.refresh();
+    this.outbox.pump();
   };
 
   private readonly onDisconnect = (reason: Socket.DisconnectReason) => {
     if (this.closed) return;
-    this.setDown(DISCONNECT_TEXT[reason] ?? reason);
+    this.outbox.disconnected();
+    this.setDown();
     // After a server-side disconnect the client does not retry by itself;
     // a restarting server is the usual cause, so try again after a moment.
     if (reason === "io server disconnect") {
@@ -190,27 +224,32 @@ export class ChatSession {
       this.events.refused(err.message || "the server refused the connection");
       return;
     }
+    console.info("globalchat: cannot connect:", err.message);
     if (!this.everConnected) this.events.unreachable(err.message);
-    this.setDown(err.message);
+    this.setDown();
   };
 
-  private readonly onNetwork = () => {
-    if (!this.socket.connected) this.setDown("");
+  /**
+   * The browser lost the network: a WebSocket can look open for a long
+   * time after (until the heartbeat times out), so close it now; messages
+   * written meanwhile wait in the outbox.
+   */
+  private readonly onOffline = () => {
+    this.status.set("offline");
+    this.socket.io.engine?.close();
   };
 
-  private setDown(detail: string): void {
-    this.status.set(navigator.onLine ? "reconnecting" : "offline", detail);
+  /** The network is back: reconnect at once rather than after the backoff. */
+  private readonly onOnline = () => {
+    if (this.socket.connected) return;
+    this.status.set("reconnecting");
+    clearTimeout(this.reconnectTimer);
+    this.socket.disconnect().connect();
+  };
+
+  private setDown(): void {
+    this.status.set(navigator.onLine ? "reconnecting" : "offline");
   }
-
-  private readonly onScroll = () => {
-    if (this.timeline.atBottom()) this.jump.hidden = true;
-  };
-
-  private readonly onJump = () => {
-    this.timeline.scrollToBottom();
-    this.jump.hidden = true;
-    this.composer.focus();
-  };
 
   /** Who the server knows this client as; a new guest also gets its token, to keep. */
   private onSession(p: SessionInfo): void {
@@ -219,14 +258,14 @@ export class ChatSession {
       this.auth = { username: this.auth.username, guestToken: p.guestToken };
       rememberGuestToken(p.guestToken);
     }
-    this.setMyUserId(p.userId);
+    this.setMyUserId(p.userId, typeof p.username === "string" ? p.username : "");
   }
 
-  private onPresenceChange(p: PresenceChange, verb: "joined" | "left"): void {
+  private onPresenceChange(p: PresenceChange, joined: boolean): void {
     if (typeof p?.username !== "string") return;
     this.online.setCount(p.onlineCount);
     // The user's own comings and goings (reconnects, other tabs) are noise.
-    if (p.userId !== this.myUserId) this.timeline.addNotice(`${p.username} ${verb}`);
+    if (p.userId !== this.myUserId) (joined ? this.presence.join(p) : this.presence.leave(p));
     this.online.scheduleRefresh();
   }
 
@@ -234,66 +273,16 @@ export class ChatSession {
     if (typeof p !== "object" || p === null) return;
     this.online.setCount(p.onlineCount);
     const others = (v: unknown) => userRefs(v).filter((u) => u.userId !== this.myUserId);
-    const parts = [summarize(others(p.joined), "joined"), summarize(others(p.left), "left")].filter(Boolean);
-    if (parts.length > 0) this.timeline.addNotice(parts.join(" · "));
+    for (const u of others(p.left)) this.presence.leave(u);
+    for (const u of others(p.joined)) this.presence.join(u);
     this.online.scheduleRefresh();
   }
 
-  private send(content: string): void {
-    const clientMsgId = uuid();
-    this.timeline.addPending(clientMsgId, content);
-    this.emit(clientMsgId, content);
-  }
-
-  /** Sends a failed message again with the same clientMsgId, so the server keeps one copy. */
-  private retry(clientMsgId: string): void {
-    const content = this.timeline.pendingContent(clientMsgId);
-    if (content === undefined || this.composer.limited) return;
-    this.timeline.markSending(clientMsgId);
-    this.emit(clientMsgId, content);
-  }
-
-  private emit(clientMsgId: string, content: string): void {
-    this.socket
-      .timeout(ACK_TIMEOUT_MS)
-      .emit("chat:message", { content, clientMsgId }, (err: Error | null, res: SendAck) => {
-        if (this.closed) return;
-        if (err) {
-          this.timeline.markFailed(clientMsgId, "no answer from the server");
-          return;
-        }
-        this.onAck(clientMsgId, res);
-      });
-  }
-
-  private onAck(clientMsgId: string, res: SendAck): void {
-    if (res && res.ok === true && isChatMessage(res.message)) {
-      this.setMyUserId(res.message.userId);
-      this.timeline.resolvePending(clientMsgId, res.message);
-      return;
-    }
-    const error = res && res.ok === false ? res.error : undefined;
-    const code = typeof error?.code === "string" ? error.code : "";
-    if (code === "rate_limited") this.composer.rateLimited(Number(error?.retryAfterMs));
-    const text = typeof error?.message === "string" && error.message ? error.message : CODE_TEXT[code];
-    this.timeline.markFailed(clientMsgId, text ?? "unexpected answer from the server");
-  }
-
-  private setMyUserId(id: string): void {
+  private setMyUserId(id: string, name = ""): void {
     if (!id) return;
     this.myUserId = id;
     rememberUserId(this.auth, id);
-    this.timeline.setMyUserId(id);
+    this.timeline.setMe(id, name || this.name());
     this.online.setMyUserId(id);
   }
-}
-
-/** "alice joined", "alice and bob left", "alice, bob and 3 others joined". */
-export function summarize(users: { username: string }[], verb: string): string {
-  const names = users.map((u) => u.username);
-  if (names.length === 0) return "";
-  if (names.length === 1) return `${names[0]} ${verb}`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} ${verb}`;
-  const rest = names.length - 2;
-  return `${names[0]}, ${names[1]} and ${rest} other${rest === 1 ? "" : "s"} ${verb}`;
 }

@@ -51,8 +51,10 @@ export class History {
     if (!this.primed) {
       this.primed = true;
       this.hasMore = this.timeline.size > 0 && this.timeline.minSeq() > 1;
-      this.timeline.scrollToBottom();
+      // Render first: the "Load older" button showing up after the scroll
+      // left the view 18-21 px short of the newest message.
       this.render();
+      this.timeline.scrollToBottom();
       this.fillViewport();
     }
   }
@@ -95,6 +97,9 @@ export class History {
   private readonly onLoadClick = () => void this.loadOlder();
 
   private readonly onScroll = () => {
+    // Tabbing onto the button scrolls it into view: that is not a request
+    // to load (Enter or a click is).
+    if (document.activeElement === this.button) return;
     if (this.scroller.scrollTop < TOP_PX) void this.loadOlder();
   };
 

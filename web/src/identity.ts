@@ -10,6 +10,8 @@ const GUEST_USER_KEY = "globalchat.guestUserId";
 /** Where older clients kept the guestId, which the server no longer reads. */
 const OLD_GUEST_KEY = "globalchat.guestId";
 const TOKEN_KEY = "globalchat.token";
+/** Set while the user is in the room: a reload goes straight back in. */
+const IN_ROOM_KEY = "globalchat.inRoom";
 
 /** Longest accepted name, in characters (code points, as the server counts). */
 export const MAX_NAME = 32;
@@ -148,4 +150,23 @@ export function knownUserId(auth: Auth): string {
 /** Remembers the user id the server gave a guest, to mark their messages next time. */
 export function rememberUserId(auth: Auth, id: string): void {
   if (!("token" in auth)) write(localStorage, GUEST_USER_KEY, id);
+}
+
+/** Remembers whether the user is in the room ("Leave" forgets it). */
+export function rememberInRoom(on: boolean): void {
+  write(localStorage, IN_ROOM_KEY, on ? "1" : "");
+}
+
+/**
+ * The auth to go back into the room with, when the user was in it and
+ * nothing needs asking: a remembered guest (name and token) or, in this
+ * tab, a token. null means the join screen.
+ */
+export function resumeAuth(): Auth | null {
+  if (read(localStorage, IN_ROOM_KEY) !== "1") return null;
+  const token = savedToken();
+  if (token) return { token };
+  const username = savedName();
+  const guestToken = read(localStorage, GUEST_TOKEN_KEY);
+  return username && guestToken && !nameError(username) ? { username, guestToken } : null;
 }

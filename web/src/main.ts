@@ -3,7 +3,17 @@
 import "./style.css";
 import { ChatSession } from "./chat";
 import { byId } from "./dom";
-import { forgetToken, guestAuth, nameError, savedName, savedToken, tokenAuth, type Auth } from "./identity";
+import {
+  forgetToken,
+  guestAuth,
+  nameError,
+  rememberInRoom,
+  resumeAuth,
+  savedName,
+  savedToken,
+  tokenAuth,
+  type Auth,
+} from "./identity";
 
 const joinScreen = byId("join-screen");
 const chatScreen = byId("chat-screen");
@@ -51,11 +61,11 @@ function showJoin(): void {
   (tokenMode ? tokenInput : nameInput).focus();
 }
 
-function showChat(): void {
+function showChat(focus: boolean): void {
   joinScreen.hidden = true;
   chatScreen.hidden = false;
   showError("");
-  session?.focusComposer();
+  if (focus) session?.focusComposer();
 }
 
 function authFromForm(): Auth | null {
@@ -78,13 +88,18 @@ function authFromForm(): Auth | null {
   return guestAuth(nameInput.value);
 }
 
-function join(auth: Auth): void {
+/** Joins with auth; resumed: the room shows at once (a reload), without the join screen. */
+function join(auth: Auth, resumed = false): void {
   session?.close();
   showError("");
   setBusy(true);
   const current: ChatSession = new ChatSession(auth, {
-    connected: showChat,
+    connected() {
+      rememberInRoom(true);
+      if (chatScreen.hidden) showChat(true);
+    },
     refused(message) {
+      rememberInRoom(false);
       current.close();
       if (session === current) session = null;
       if ("token" in auth) forgetToken();
@@ -93,12 +108,13 @@ function join(auth: Auth): void {
       showJoin();
       showError(message);
     },
-    unreachable(message) {
+    unreachable() {
       setBusy(false);
-      showError(`Cannot reach the server (${message}). Still trying…`);
+      showError("Cannot reach the chat server. Still trying…");
     },
   });
   session = current;
+  if (resumed) showChat(false);
 }
 
 form.addEventListener("submit", (e) => {
@@ -122,6 +138,7 @@ modeButton.addEventListener("click", () => {
 });
 
 leaveButton.addEventListener("click", () => {
+  rememberInRoom(false);
   session?.close();
   session = null;
   showJoin();
@@ -130,4 +147,6 @@ leaveButton.addEventListener("click", () => {
 nameInput.value = savedName();
 tokenInput.value = savedToken();
 setTokenMode(tokenInput.value !== "");
-showJoin();
+const resume = resumeAuth();
+if (resume) join(resume, true);
+else showJoin();

@@ -17,6 +17,7 @@ export class OnlinePanel {
   private readonly details = byId<HTMLDetailsElement>("online-details");
   private readonly media = window.matchMedia(WIDE);
   private myUserId = "";
+  private users: UserRef[] = [];
   private generation = 0;
   private closed = false;
 
@@ -31,6 +32,11 @@ export class OnlinePanel {
   /** Marks the user's own entry. */
   setMyUserId(id: string): void {
     this.myUserId = id;
+  }
+
+  /** The names of the others online (for @name completion). */
+  names(): string[] {
+    return this.users.filter((u) => u.userId !== this.myUserId).map((u) => u.username);
   }
 
   /** Shows the number of users online (from presence events). */
@@ -66,6 +72,7 @@ export class OnlinePanel {
 
   private render(users: UserRef[], count: number): void {
     const sorted = [...users].sort((a, b) => a.username.localeCompare(b.username));
+    this.users = sorted;
     this.list.replaceChildren(
       ...sorted.map((u) =>
         el(

@@ -1,4 +1,6 @@
-// The connection indicator, always visible in the top bar.
+// The connection indicator in the top bar, and a banner in plain words
+// while the room is not connected. Transport details (xhr poll error,
+// attempt numbers) are for the console, not the user.
 
 import { byId } from "./dom";
 
@@ -12,10 +14,19 @@ const LABELS: Record<ConnState, string> = {
   offline: "Offline",
 };
 
-/** StatusView shows the connection state and, when there is one, why. */
+const BANNERS: Record<ConnState, string> = {
+  connecting: "",
+  connected: "",
+  reconnecting: "The connection to the chat was lost. Reconnecting… What you write is sent once it is back.",
+  offline: "You are offline. What you write is kept and sent when you are back online.",
+};
+
+/** StatusView shows the connection state. */
 export class StatusView {
   private readonly root = byId("conn-status");
   private readonly text = byId("conn-text");
+  private readonly banner = byId("conn-banner");
+  private readonly screen = byId("chat-screen");
   private state: ConnState = "connecting";
 
   /** The state shown now. */
@@ -23,12 +34,13 @@ export class StatusView {
     return this.state;
   }
 
-  /** Shows state, with an optional detail such as the last error. */
-  set(state: ConnState, detail = ""): void {
+  /** Shows state. */
+  set(state: ConnState): void {
     this.state = state;
     this.root.dataset.state = state;
-    const label = LABELS[state];
-    this.text.textContent = detail ? `${label} (${detail})` : label;
-    this.root.title = detail;
+    this.screen.dataset.conn = state;
+    this.text.textContent = LABELS[state];
+    this.banner.textContent = BANNERS[state];
+    this.banner.hidden = BANNERS[state] === "";
   }
 }
