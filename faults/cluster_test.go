@@ -35,6 +35,12 @@ type cluster struct {
 // Redis is not running (c.redis.Restart starts it).
 func newCluster(t *testing.T, mariadb *testenv.MariaDBServer, db string, redisDown bool) *cluster {
 	t.Helper()
+	return newClusterOf(t, mariadb, db, 3, redisDown)
+}
+
+// newClusterOf is newCluster with n instances, env added to theirs.
+func newClusterOf(t *testing.T, mariadb *testenv.MariaDBServer, db string, n int, redisDown bool, env ...string) *cluster {
+	t.Helper()
 	c := &cluster{t: t, begin: time.Now(), db: mariadb}
 	c.logDir = keptDir(t)
 	if redisDown {
@@ -43,8 +49,8 @@ func newCluster(t *testing.T, mariadb *testenv.MariaDBServer, db string, redisDo
 		c.redis = testenv.Redis(t)
 	}
 	c.dsn = c.db.DSN(db)
-	upstreams := make([]string, 3)
-	for i := range 3 {
+	upstreams := make([]string, n)
+	for i := range n {
 		in := &instance{
 			id:   fmt.Sprintf("i%d", i+1),
 			port: testenv.FreePort(t),
@@ -61,6 +67,7 @@ func newCluster(t *testing.T, mariadb *testenv.MariaDBServer, db string, redisDo
 			// connections a minute), which are not what this suite tests.
 			"RATE_LIMIT_PER_ADDRESS_PER_MINUTE=10000", "JOINS_PER_ADDRESS_PER_MINUTE=10000",
 		}
+		in.env = append(in.env, env...)
 		c.instances = append(c.instances, in)
 		upstreams[i] = testenv.Addr(in.port)
 	}
@@ -71,7 +78,7 @@ func newCluster(t *testing.T, mariadb *testenv.MariaDBServer, db string, redisDo
 		}
 	})
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
+	errs := make([]error, n)
 	for i, in := range c.instances {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = in.start() }()

@@ -22,6 +22,8 @@ type traffic struct {
 	rate  int
 	send  time.Duration
 	quiet time.Duration
+	// receivers is how many clients only listen (0: the driver's 6).
+	receivers int
 }
 
 // record is one line of the driver's output (see jstest/faults.mjs).
@@ -73,6 +75,9 @@ func startDriver(t *testing.T, url, dir string, tr traffic) *driver {
 	d.cmd.Dir = filepath.Join(root, "jstest")
 	d.cmd.Env = append(os.Environ(), "URL="+url, "OUT="+d.out,
 		"RATE="+strconv.Itoa(tr.rate), "SEND_MS="+ms(tr.send), "QUIET_MS="+ms(tr.quiet))
+	if tr.receivers > 0 {
+		d.cmd.Env = append(d.cmd.Env, "RECEIVERS="+strconv.Itoa(tr.receivers))
+	}
 	d.cmd.Stderr = d.stdio
 	stdout, err := d.cmd.StdoutPipe()
 	if err != nil {

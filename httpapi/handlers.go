@@ -100,8 +100,15 @@ type readyResponse struct {
 // the instance can accept messages, even degraded (Redis or the store
 // away, named in the status), so that a balancer does not drop every
 // instance during an outage of one dependency; 503 when it cannot (no
-// dependency answers, or the mode says both are away).
+// dependency answers, or the mode says both are away), and while the
+// instance drains its connections before it stops.
 func (h *handlers) readyz(w http.ResponseWriter, r *http.Request) {
+	if h.d.Draining != nil && h.d.Draining() {
+		// Nothing to ask: the instance takes no new clients, whatever
+		// its dependencies say.
+		writeJSON(w, http.StatusServiceUnavailable, readyResponse{Status: "draining", Mode: h.mode().String(), Checks: map[string]string{}})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
 	defer cancel()
 	res := readyResponse{Status: "ok", Checks: checkAll(ctx, h.d.Checks)}
@@ -111,10 +118,7 @@ func (h *handlers) readyz(w http.ResponseWriter, r *http.Request) {
 			names = append(names, n)
 		}
 	}
-	mode := globalchat.ModeNormal
-	if h.d.Mode != nil {
-		mode = h.d.Mode()
-	}
+	mode := h.mode()
 	res.Mode = mode.String()
 	sort.Strings(names)
 	if len(names) > 0 {
@@ -133,6 +137,14 @@ func (h *handlers) readyz(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, res)
 	}
+}
+
+// mode is the instance's mode (normal when nobody tracks it).
+func (h *handlers) mode() globalchat.Mode {
+	if h.d.Mode == nil {
+		return globalchat.ModeNormal
+	}
+	return h.d.Mode()
 }
 
 // joinNames lists names for the status line ("redis, mysql"); the

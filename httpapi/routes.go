@@ -28,7 +28,11 @@ type Deps struct {
 	// Checks are the dependencies /readyz asks, by name.
 	Checks map[string]globalchat.Checker
 	// Mode is the instance's mode, named in /readyz; nil: always normal.
-	Mode     func() globalchat.Mode
+	Mode func() globalchat.Mode
+	// Draining reports that the instance is shutting down: /readyz
+	// answers 503, so that a balancer's health checks take it out before
+	// its connections are closed. Nil: never.
+	Draining func() bool
 	Gatherer prometheus.Gatherer
 	// Registerer receives the HTTP metrics; nil for none.
 	Registerer prometheus.Registerer

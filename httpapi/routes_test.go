@@ -107,4 +107,14 @@ func TestReadiness(t *testing.T) {
 	if code, _ := serve(t, down, "GET", "/healthz"); code != 200 {
 		t.Fatalf("healthz %d", code)
 	}
+	// Draining before a stop: 503 whatever the dependencies say, so that
+	// health checks take the instance out; alive all the same.
+	draining := ok
+	draining.Draining = func() bool { return true }
+	if code, body := serve(t, draining, "GET", "/readyz"); code != 503 || body["status"] != "draining" || body["mode"] != "normal" {
+		t.Fatalf("draining: %d %v", code, body)
+	}
+	if code, _ := serve(t, draining, "GET", "/healthz"); code != 200 {
+		t.Fatalf("healthz while draining: %d", code)
+	}
 }

@@ -195,6 +195,16 @@ func (s *Server) Queued() (frames, bytes int) { return s.engine.Queued() }
 // Connections returns the number of open Engine.IO connections.
 func (s *Server) Connections() int { return s.engine.Len() }
 
+// Drain refuses new connections and closes the open ones spread over
+// window, each after the message it is handling has been answered, as
+// Shutdown does (their sessions stay recoverable); it returns when all are
+// closed or ctx is done. The adapter keeps running meanwhile, so that the
+// connections not closed yet still get every broadcast: call Shutdown
+// after it.
+func (s *Server) Drain(ctx context.Context, window time.Duration) error {
+	return s.engine.Drain(ctx, window)
+}
+
 // Shutdown closes every connection (their sessions stay recoverable, so
 // clients reconnect, elsewhere if need be, without losing what was sent)
 // and stops the adapter.

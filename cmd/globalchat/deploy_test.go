@@ -1,11 +1,15 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/globalchat/globalchat/internal/testenv"
 )
@@ -41,6 +45,19 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	// systemd's stop must outlast the drain and the shutdown after it, or
+	// it SIGKILLs an instance still closing its clients.
+	cfg, err := loadConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^TimeoutStopSec=(\d+)$`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatal("no TimeoutStopSec in the unit")
+	}
+	if stop, _ := strconv.Atoi(m[1]); time.Duration(stop)*time.Second <= cfg.DrainWindow+cfg.ShutdownTimeout {
+		t.Errorf("TimeoutStopSec=%ds, not above DRAIN_WINDOW + SHUTDOWN_TIMEOUT (%v + %v)", stop, cfg.DrainWindow, cfg.ShutdownTimeout)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/globalchat/globalchat"
@@ -35,6 +36,8 @@ type server struct {
 	// stopSampler ends the sampled logs' summaries.
 	stopSampler context.CancelFunc
 	reg         *prometheus.Registry // for METRICS_ADDR
+	// draining is set at SIGTERM: /readyz answers 503 from then on.
+	draining *atomic.Bool
 }
 
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
@@ -81,8 +84,10 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	d.chat.Store(svc)
 	resave := func() { log.Info("recovery sessions saved again", "sockets", io.SaveSessions()) }
 	d.sessionsLost.Store(&resave)
+	draining := new(atomic.Bool)
 	handler := httpapi.Routes(httpapi.Deps{
-		Chat: svc, SocketIO: io, Web: web.Handler(), Checks: d.checks, Mode: state.Mode,
+		Draining: draining.Load,
+		Chat:     svc, SocketIO: io, Web: web.Handler(), Checks: d.checks, Mode: state.Mode,
 		Gatherer: reg, Registerer: reg, Meter: acct.meter, Logger: log,
 		Admin:     httpapi.Admin{Token: cfg.AdminToken, Stats: acct.store, Instance: cfg.InstanceID, Page: web.Handler()},
 		Authorize: auth.Authorize, MetricsOff: cfg.MetricsAddr != "", MetricsToken: cfg.AdminToken,
@@ -95,7 +100,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		return n, err
 	}, log)
 	return &server{
-		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct, stopSampler: stopSampler, reg: reg,
+		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct, stopSampler: stopSampler, reg: reg, draining: draining,
 		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 			// net/http reads up to 4 KB past MaxHeaderBytes: the bound is
 			// MAX_HEADER_BYTES in all.
@@ -165,10 +170,9 @@ func (s *server) serve(ctx context.Context, ready chan<- string) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("globalchat shutting down")
-	s.chat.Close()
-	shutdown, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	shutdown, cancel := context.WithTimeout(context.Background(), s.cfg.DrainWindow+s.cfg.ShutdownTimeout)
 	defer cancel()
+	s.drain(shutdown)
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(shutdown) }()
 	ioErr := s.io.Shutdown(shutdown)
@@ -179,6 +183,27 @@ func (s *server) serve(ctx context.Context, ready chan<- string) error {
 	s.close()
 	s.log.Info("globalchat stopped")
 	return errors.Join(err, ioErr, httpErr)
+}
+
+// drain is the first part of a shutdown: /readyz answers 503 from now
+// on, new sessions are refused, and the open connections are closed
+// spread over DRAIN_WINDOW as lost transports (not Socket.IO
+// disconnects), so that their clients reconnect at once, through the
+// proxy, to the other instances, where they recover what was sent
+// meanwhile from the sessions kept in Redis. Presence announcements stop
+// first: those clients are moving, not leaving. It waits at most
+// DRAIN_WINDOW + SHUTDOWN_TIMEOUT (ctx) in all, the stop included.
+func (s *server) drain(ctx context.Context) {
+	s.draining.Store(true)
+	s.chat.Close()
+	n := s.io.Connections()
+	s.log.Info("globalchat shutting down: draining", "connections", n, "window", s.cfg.DrainWindow)
+	start := time.Now()
+	if err := s.io.Drain(ctx, s.cfg.DrainWindow); err != nil {
+		s.log.Warn("globalchat drain cut short", "left", s.io.Connections(), "after", time.Since(start), "err", err)
+		return
+	}
+	s.log.Info("globalchat drained", "connections", n, "took", time.Since(start))
 }
 
 func (s *server) close() {

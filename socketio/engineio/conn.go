@@ -423,6 +423,19 @@ func (c *Conn) clientClose() {
 // still leaves, followed by a close packet.
 func (c *Conn) Close(reason Reason) { c.close(reason, true) }
 
+// Drain closes the connection as Close does, once the message being
+// handled (if any) is done, so that its answers, such as the ack of a
+// chat message being stored, leave before the close packet; messages that
+// arrive after it are not handled (their sender, told nothing, sends them
+// again after reconnecting). It may wait for that message's handler: call
+// it from a goroutine of its own.
+func (c *Conn) Drain(reason Reason) {
+	c.recvMu.Lock()
+	c.recvClosed = true
+	c.recvMu.Unlock()
+	c.Close(reason)
+}
+
 // abort closes at once, dropping what is queued: the peer is gone or
 // broken.
 func (c *Conn) abort(reason Reason) { c.close(reason, false) }

@@ -28,13 +28,25 @@ type recorder struct {
 	conn   *Conn
 	msgs   chan Message
 	closed chan Reason
+	// handle, when set, runs on each message before it is recorded (a
+	// handler that takes its time, and answers).
+	handle atomic.Pointer[func(data []byte)]
+	// closedAt is when OnClose ran.
+	closedAt atomic.Pointer[time.Time]
 }
 
 func (r *recorder) OnMessage(data []byte, binary bool) {
+	if h := r.handle.Load(); h != nil {
+		(*h)(data)
+	}
 	r.msgs <- Message{Data: bytes.Clone(data), Binary: binary}
 }
 
-func (r *recorder) OnClose(reason Reason) { r.closed <- reason }
+func (r *recorder) OnClose(reason Reason) {
+	now := time.Now()
+	r.closedAt.Store(&now)
+	r.closed <- reason
+}
 
 // message waits for the next received message.
 func (r *recorder) message(t *testing.T) Message {

@@ -143,16 +143,68 @@ func (s *Server) Len() int {
 // Shutdown closes every connection with ReasonServerShutdown and refuses
 // new ones. It returns when all are closed or ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
+	conns := s.refuseNew()
+	for _, c := range conns {
+		c.Close(ReasonServerShutdown)
+	}
+	return waitClosed(ctx, conns)
+}
+
+// drainTick is how often Drain closes the connections that are due: a
+// drain of thousands closes them in batches, not one timer each.
+const drainTick = 10 * time.Millisecond
+
+// Drain is the gentle half of a shutdown: it refuses new sessions (503
+// Server shutting down, which a proxy's proxy_next_upstream takes to
+// another instance) and closes the open ones with ReasonServerShutdown,
+// spread evenly over window (the i-th of n at i*window/n), so that their
+// clients, which reconnect at once, do not all land on the other
+// instances in the same second. Each closes after the message it is
+// handling, if any (Conn.Drain): a message in flight gets its answer.
+// Drain returns when every connection is closed or ctx is done; window
+// 0 closes them all at once.
+func (s *Server) Drain(ctx context.Context, window time.Duration) error {
+	conns := s.refuseNew()
+	start := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for next := 0; next < len(conns); {
+		due := len(conns)
+		if elapsed := time.Since(start); window > 0 && elapsed < window {
+			// i is due once i*window/n has passed: the first at once.
+			due = min(len(conns), int(int64(len(conns))*int64(elapsed)/int64(window))+1)
+		}
+		for ; next < due; next++ {
+			go conns[next].Drain(ReasonServerShutdown)
+		}
+		if next == len(conns) {
+			break
+		}
+		timer.Reset(drainTick)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return waitClosed(ctx, conns)
+}
+
+// refuseNew makes the server refuse new sessions and returns the open
+// ones.
+func (s *Server) refuseNew() []*Conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.shutdown = true
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.Close(ReasonServerShutdown)
-	}
+	return conns
+}
+
+// waitClosed waits until every one of conns is closed, or ctx is done.
+func waitClosed(ctx context.Context, conns []*Conn) error {
 	for _, c := range conns {
 		select {
 		case <-c.done:
@@ -161,6 +213,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// refusing reports whether the server refuses new sessions (it is being
+// drained or shut down).
+func (s *Server) refusing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown
 }
 
 // HTTP error codes of the Engine.IO spec.
@@ -289,6 +349,12 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	}
 	if transport == "websocket" && !isUpgrade(r) {
 		writeError(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
+	if s.refusing() {
+		// Before any admission work: the client (or the proxy in front)
+		// should try another instance at once.
+		busy(w, "Server shutting down")
 		return
 	}
 	addr := ClientAddr(r, s.opts.Limits.TrustedProxies)
