@@ -65,18 +65,22 @@ type drained struct {
 	// tries again): those written in the instant between the server's
 	// last read and the close reaching the client.
 	unanswered int
-	problems   []string
+	// refused: connect errors after the SIGTERM. nginx passes the
+	// draining instance's 503 to the other instance (proxy_next_upstream
+	// http_503): no client should see one.
+	refused  int
+	problems []string
 }
 
 func (d drained) String() string {
-	return fmt.Sprintf("%d clients drained, at most %d closed and %d back in any second (limit %d), all back %.1fs after SIGTERM, %d sends unanswered",
-		d.closed, d.maxClosesPerS, d.maxBackPerS, d.limit, d.lastBack.Seconds(), d.unanswered)
+	return fmt.Sprintf("%d clients drained, at most %d closed and %d back in any second (limit %d), all back %.1fs after SIGTERM, %d sends unanswered, %d connect errors",
+		d.closed, d.maxClosesPerS, d.maxBackPerS, d.limit, d.lastBack.Seconds(), d.unanswered, d.refused)
 }
 
 // drainFigures checks the clients' side of a drain that began at from:
 // each client closed came back (recovered: the judge fails any reconnect
 // that did not), told "transport close" (a Socket.IO disconnect would have
-// stopped it), and closes and reconnects kept to the window's pace. The
+// stopped it), without a connect error on the way, and closes and reconnects kept to the window's pace. The
 // drain closes the i-th of n connections no sooner than i*window/n after
 // it began, so any second holds at most n/window of them, plus one for
 // where the second starts, plus one for the tick and the network's delay.
@@ -93,6 +97,9 @@ func drainFigures(recs []record, from int64, window time.Duration) drained {
 			if r.Timeout {
 				d.unanswered++
 			}
+		case "cerr":
+			d.refused++
+			d.problems = append(d.problems, fmt.Sprintf("%s could not connect at %s: %s", r.Client, clock(r.TS), r.Err))
 		case "disc":
 			if _, ok := away[r.Client]; ok {
 				d.problems = append(d.problems, fmt.Sprintf("%s dropped twice during the drain", r.Client))

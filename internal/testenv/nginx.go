@@ -27,7 +27,15 @@ var (
 // Nginx starts nginx in front of upstreams (host:port) on a free port.
 func Nginx(t testing.TB, upstreams []string) *NginxServer {
 	t.Helper()
-	return startNginx(t, upstreams, false)
+	return startNginx(t, upstreams, false, nil)
+}
+
+// NginxWith is Nginx with the site config (deploy/nginx.conf, pointed at
+// the test's ports) passed through edit first: to turn on a part of it,
+// such as the TLS lines.
+func NginxWith(t testing.TB, upstreams []string, edit func(site string) string) *NginxServer {
+	t.Helper()
+	return startNginx(t, upstreams, false, edit)
 }
 
 // NginxRoundRobin is Nginx without the deploy config's ip_hash: each new
@@ -35,12 +43,12 @@ func Nginx(t testing.TB, upstreams []string) *NginxServer {
 // instance that died reconnects to another one.
 func NginxRoundRobin(t testing.TB, upstreams []string) *NginxServer {
 	t.Helper()
-	return startNginx(t, upstreams, true)
+	return startNginx(t, upstreams, true, nil)
 }
 
 var ipHashLine = regexp.MustCompile(`(?m)^\s*ip_hash;\n`)
 
-func startNginx(t testing.TB, upstreams []string, roundRobin bool) *NginxServer {
+func startNginx(t testing.TB, upstreams []string, roundRobin bool, edit func(string) string) *NginxServer {
 	t.Helper()
 	bin := Binary(t, "nginx")
 	site, err := os.ReadFile(filepath.Join(RepoRoot(t), "deploy", "nginx.conf"))
@@ -53,6 +61,9 @@ func startNginx(t testing.TB, upstreams []string, roundRobin bool) *NginxServer 
 	dir := t.TempDir()
 	port := FreePort(t)
 	conf := siteConfig(string(site), upstreams, port)
+	if edit != nil {
+		conf = edit(conf)
+	}
 	main := fmt.Sprintf(`%s
 worker_processes 1;
 daemon off;
