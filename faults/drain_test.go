@@ -54,6 +54,10 @@ func TestDrain(t *testing.T) {
 	}
 }
 
+// drainJitter is how much later than the drain's schedule a client may
+// see its close, or complete its reconnect, on a loaded machine.
+const drainJitter = 250 * time.Millisecond
+
 // drained is what the clients saw of a drain.
 type drained struct {
 	closed        int // clients whose connection closed after the SIGTERM
@@ -80,10 +84,15 @@ func (d drained) String() string {
 // drainFigures checks the clients' side of a drain that began at from:
 // each client closed came back (recovered: the judge fails any reconnect
 // that did not), told "transport close" (a Socket.IO disconnect would have
-// stopped it), without a connect error on the way, and closes and reconnects kept to the window's pace. The
-// drain closes the i-th of n connections no sooner than i*window/n after
-// it began, so any second holds at most n/window of them, plus one for
-// where the second starts, plus one for the tick and the network's delay.
+// stopped it), without a connect error on the way, and closes and
+// reconnects kept to the window's pace. The drain closes the i-th of n
+// connections no sooner than i*window/n after it began (the engine's own
+// test checks that schedule exactly), so any second holds about
+// n/window of them. The clients see each close, and complete each
+// reconnect, a little later, by how late node's event loop and the other
+// instance's handshake run on a loaded machine: the limit is what the
+// schedule puts in 1.25 s, rounded up, plus one for where the second
+// starts. A drain that closed everything at once puts all n in a second.
 func drainFigures(recs []record, from int64, window time.Duration) drained {
 	var d drained
 	var closes, backs []int64
@@ -121,7 +130,7 @@ func drainFigures(recs []record, from int64, window time.Duration) drained {
 	for c, at := range away {
 		d.problems = append(d.problems, fmt.Sprintf("%s never came back after its close at %s", c, clock(at)))
 	}
-	d.limit = int(int64(d.closed)*int64(time.Second)/int64(window)) + 2
+	d.limit = int((int64(d.closed)*int64(drainJitter+time.Second)+int64(window)-1)/int64(window)) + 1
 	d.maxClosesPerS, d.maxBackPerS = maxInASecond(closes), maxInASecond(backs)
 	if d.maxClosesPerS > d.limit || d.maxBackPerS > d.limit {
 		d.problems = append(d.problems, fmt.Sprintf("%d closes and %d reconnects in one second, more than %d of %d clients over a %v window",
