@@ -117,9 +117,14 @@ type Bus interface {
 	// already published by the same user, it returns the first message
 	// with duplicate true and publishes nothing.
 	Publish(ctx context.Context, msg Message) (stored Message, duplicate bool, err error)
-	// Subscribe sets the handler of this instance's deliveries. It must be
-	// called once, before the first Publish; handler calls are sequential.
-	Subscribe(handler func(Message))
+	// Subscribe sets the handler of this instance's deliveries: every
+	// message with a seq above after, in seq order (after < 0: those
+	// published from now on). It must be called once, before the first
+	// Publish; handler calls are sequential. The caller chooses after
+	// (the store's last seq when it starts) so that one start point holds
+	// for what it delivers and what it replays: a message between two
+	// start points read at different times would be neither.
+	Subscribe(after int64, handler func(Message))
 	// Recent returns up to limit cached messages with Seq < before
 	// (before <= 0: newest), oldest first; it may return fewer than the
 	// store has, never a gap.

@@ -122,13 +122,18 @@ func New(cfg Config) (*Service, error) {
 	s.presence = newFanout(s.broadcast, cfg.PresenceThreshold, cfg.PresenceInterval, s.log)
 	s.nsp.Use(s.authenticate)
 	s.nsp.OnConnection(s.onConnect)
-	// What the store holds was delivered before this process started.
+	// What the store holds was delivered before this process started; the
+	// bus delivers what comes after, from this same point (read once: a
+	// message stored between two reads would be neither delivered live
+	// nor replayed, since a replay stops at what was delivered).
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	if last, err := cfg.Store.LastSeq(ctx); err == nil {
-		s.delivered.Store(last)
-	}
+	start, err := cfg.Store.LastSeq(ctx)
 	cancel()
-	cfg.Bus.Subscribe(s.deliver)
+	if err != nil {
+		start = -1 // the bus starts where it stands; delivered follows it
+	}
+	s.delivered.Store(max(start, 0))
+	cfg.Bus.Subscribe(start, s.deliver)
 	s.stopWatch = s.watchStore()
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/inmem"
+	"github.com/globalchat/globalchat/socketio"
 )
 
 func seqs(msgs []globalchat.Message) []int64 {
@@ -41,7 +42,7 @@ func TestReplayerReadsTheCacheThenTheStore(t *testing.T) {
 	ctx := context.Background()
 	bus := inmem.NewBus(inmem.BusOptions{Capacity: 3})
 	defer bus.Close()
-	bus.Subscribe(func(globalchat.Message) {})
+	bus.Subscribe(-1, func(globalchat.Message) {})
 	var stored []globalchat.Message
 	for i := 0; i < 5; i++ {
 		m, _, err := bus.Publish(ctx, globalchat.Message{ID: string(rune('a' + i)), Content: "x"})
@@ -81,4 +82,49 @@ func offsetOfPacket(t *testing.T, pkt []byte) string {
 		start--
 	}
 	return s[start:end]
+}
+
+// risingStore's last seq moves on at every read, as under traffic.
+type risingStore struct {
+	globalchat.MessageStore
+	last int64
+}
+
+func (s *risingStore) LastSeq(context.Context) (int64, error) {
+	s.last += 3
+	return s.last, nil
+}
+
+// subscribeSpy records where the chat asked its bus to start.
+type subscribeSpy struct {
+	*inmem.Bus
+	after int64
+}
+
+func (b *subscribeSpy) Subscribe(after int64, h func(globalchat.Message)) {
+	b.after = after
+	b.Bus.Subscribe(after, h)
+}
+
+// What the chat counts as delivered at start and where its bus starts are
+// one point: a message stored between two reads of the store would be
+// neither delivered live nor replayed (replays stop at Delivered).
+func TestNewStartsTheBusWhereDeliveredStarts(t *testing.T) {
+	io, err := socketio.NewServer(socketio.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := &subscribeSpy{Bus: inmem.NewBus(inmem.BusOptions{})}
+	defer bus.Close()
+	svc, err := New(Config{
+		IO: io, Store: &risingStore{}, Bus: bus, Presence: inmem.NewPresence(),
+		Limiter: inmem.NewRateLimiter(10, nil), Auth: NewAuthenticator("", nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if svc.Delivered() != bus.after {
+		t.Fatalf("delivered starts at %d, the bus after %d", svc.Delivered(), bus.after)
+	}
 }

@@ -82,28 +82,26 @@ func New(opts Options) *Bus {
 }
 
 // Subscribe implements globalchat.Bus.
-func (b *Bus) Subscribe(handler func(globalchat.Message)) {
+func (b *Bus) Subscribe(after int64, handler func(globalchat.Message)) {
 	b.mu.Lock()
 	if b.d != nil {
 		b.mu.Unlock()
 		return
 	}
 	b.d = newDeliverer(handler)
-	// What the store holds was delivered before this process started:
-	// the poller starts after it.
-	ctx, cancel := context.WithTimeout(b.ctx, PublishTimeout)
-	if last, err := b.store.LastSeq(ctx); err == nil {
-		b.d.last, b.pollFrom, b.pollSet = last, last, true
+	// The poller starts where the caller does (unknown: where the store
+	// stands once it answers, see startPoll).
+	if after >= 0 {
+		b.d.last, b.pollFrom, b.pollSet = after, after, true
 	}
-	cancel()
 	away := b.away.Load()
 	b.mu.Unlock()
 	if away {
 		// Redis did not answer at start: its subscriber waits for it in
 		// the background, the instance does not.
-		b.wg.Go(func() { b.primary.Subscribe(b.d.deliver) })
+		b.wg.Go(func() { b.primary.Subscribe(after, b.d.deliver) })
 	} else {
-		b.primary.Subscribe(b.d.deliver)
+		b.primary.Subscribe(after, b.d.deliver)
 	}
 	b.wg.Add(2)
 	go b.pollLoop()

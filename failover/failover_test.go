@@ -91,7 +91,11 @@ func newBus(t *testing.T, primary globalchat.Bus, store globalchat.Sequencer) (*
 	state := globalchat.NewState(nil, nil)
 	b := New(Options{Primary: primary, Store: store, State: state})
 	rec := &recorder{}
-	b.Subscribe(rec.handle)
+	start, err := store.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Subscribe(start, rec.handle)
 	t.Cleanup(func() { b.Close() })
 	return b, rec, state
 }

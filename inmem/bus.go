@@ -127,8 +127,10 @@ func (b *Bus) Publish(ctx context.Context, msg globalchat.Message) (globalchat.M
 }
 
 // Subscribe implements globalchat.Bus. Messages published from now on are
-// delivered; a second call replaces the handler.
-func (b *Bus) Subscribe(handler func(globalchat.Message)) {
+// delivered; a second call replaces the handler. after is not needed: in
+// one process nothing is published before the chat subscribes, and the
+// bus's seq continues the store's (EnsureSeq).
+func (b *Bus) Subscribe(_ int64, handler func(globalchat.Message)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed || handler == nil {

@@ -82,7 +82,7 @@ func TestBusSlowHandlerDoesNotBlockPublish(t *testing.T) {
 	defer b.Close()
 	release, blocked := make(chan struct{}), make(chan struct{})
 	rec := &bustest.Recorder{}
-	b.Subscribe(func(m globalchat.Message) {
+	b.Subscribe(-1, func(m globalchat.Message) {
 		if m.Seq == 1 {
 			close(blocked)
 			<-release

@@ -34,12 +34,8 @@ type BusOptions struct {
 	// Fill reads the store: the subscriber fills a gap with it when
 	// neither the cache nor the spool reaches back far enough (the cache
 	// was trimmed, or lost with a Redis restart). Nil: cache and spool only.
-	Fill func(ctx context.Context, after int64, limit int) ([]globalchat.Message, error)
-	// StartAfter, if set, gives the seq the subscriber starts after when
-	// it first reaches Redis (the store's last): nil, or an error, starts
-	// after the room's current seq.
-	StartAfter func(ctx context.Context) (int64, error)
-	Logger     *slog.Logger
+	Fill   func(ctx context.Context, after int64, limit int) ([]globalchat.Message, error)
+	Logger *slog.Logger
 }
 
 // Bus numbers messages with one Redis counter and carries them to every
@@ -57,14 +53,12 @@ type Bus struct {
 	recent   int
 	spoolMax int
 	fill     func(ctx context.Context, after int64, limit int) ([]globalchat.Message, error)
-	// startAfter is BusOptions.StartAfter.
-	startAfter func(ctx context.Context) (int64, error)
-	release    chan int64 // seqs stored, to drop from the spool
-	timeout    time.Duration
-	log        *slog.Logger
-	publish    *goredis.Script
-	ensure     *goredis.Script
-	batch      *batch.Batcher[*publishReq]
+	release  chan int64 // seqs stored, to drop from the spool
+	timeout  time.Duration
+	log      *slog.Logger
+	publish  *goredis.Script
+	ensure   *goredis.Script
+	batch    *batch.Batcher[*publishReq]
 
 	// floor is the highest seq this instance published, delivered or was
 	// told about: Publish asks for a seq above it, so that a Redis that
@@ -95,18 +89,17 @@ func NewBus(client *goredis.Client, opts BusOptions) *Bus {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Bus{
-		client:     client,
-		recent:     opts.Recent,
-		spoolMax:   opts.SpoolMax,
-		fill:       opts.Fill,
-		startAfter: opts.StartAfter,
-		release:    make(chan int64, releaseQueue),
-		timeout:    opts.Timeout,
-		log:        opts.Logger,
-		publish:    loadScript("publish"),
-		ensure:     loadScript("ensure_seq"),
-		ctx:        ctx,
-		cancel:     cancel,
+		client:   client,
+		recent:   opts.Recent,
+		spoolMax: opts.SpoolMax,
+		fill:     opts.Fill,
+		release:  make(chan int64, releaseQueue),
+		timeout:  opts.Timeout,
+		log:      opts.Logger,
+		publish:  loadScript("publish"),
+		ensure:   loadScript("ensure_seq"),
+		ctx:      ctx,
+		cancel:   cancel,
 	}
 	b.batch = batch.New(b.publishBatch, batch.Options{})
 	go b.releaseLoop()

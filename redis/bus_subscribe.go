@@ -31,7 +31,7 @@ const (
 // order. It returns once the subscriber knows the seq it starts after
 // (or after a few timeouts, if Redis does not answer; Publish on this bus
 // waits for that point, so this instance's own messages reach handler).
-func (b *Bus) Subscribe(handler func(globalchat.Message)) {
+func (b *Bus) Subscribe(after int64, handler func(globalchat.Message)) {
 	b.mu.Lock()
 	if b.closed || handler == nil || b.sub != nil {
 		again := b.sub != nil
@@ -41,7 +41,7 @@ func (b *Bus) Subscribe(handler func(globalchat.Message)) {
 		}
 		return
 	}
-	s := &subscriber{bus: b, handler: handler, ready: make(chan struct{})}
+	s := &subscriber{bus: b, handler: handler, after: after, ready: make(chan struct{})}
 	b.sub = s
 	b.mu.Unlock()
 
@@ -90,6 +90,7 @@ func (b *Bus) waitReady(ctx context.Context) error {
 type subscriber struct {
 	bus     *Bus
 	handler func(globalchat.Message)
+	after   int64         // Subscribe's start point (< 0: the room's seq)
 	ready   chan struct{} // closed once last is known
 	started bool
 	last    int64       // seq of the last message delivered
@@ -163,22 +164,20 @@ func (s *subscriber) session() (subscribed bool, err error) {
 	}
 }
 
-// start reads where the subscriber starts: after the store's last seq
-// when BusOptions.StartAfter says it (so that what was published before
-// this subscriber first reached Redis, while the instance ran without it,
-// is caught up from the cache, the spool and the store), else after the
-// room's seq.
+// start reads where the subscriber starts: after Subscribe's start point
+// when it has one (so that what was published before this subscriber
+// first reached Redis is caught up from the cache, the spool and the
+// store), else after the room's seq.
 func (s *subscriber) start(ctx context.Context) error {
-	c, cancel := withTimeout(ctx, s.bus.timeout)
-	defer cancel()
-	last, err := s.bus.client.Get(c, keySeq).Int64()
-	if err != nil && !errors.Is(err, goredis.Nil) {
-		return unavailable("read seq", err)
-	}
-	if s.bus.startAfter != nil {
-		if from, err := s.bus.startAfter(c); err == nil {
-			last = from
+	last := s.after
+	if last < 0 {
+		c, cancel := withTimeout(ctx, s.bus.timeout)
+		seq, err := s.bus.client.Get(c, keySeq).Int64()
+		cancel()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return unavailable("read seq", err)
 		}
+		last = seq
 	}
 	s.last, s.started = last, true
 	raise(&s.bus.floor, last)

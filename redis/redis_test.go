@@ -51,7 +51,7 @@ func TestBusCatchesUpAfterRestart(t *testing.T) {
 	buses := newBuses(t, srv, 2, 1000)
 	recs := []*bustest.Recorder{{}, {}}
 	for i, b := range buses {
-		b.Subscribe(recs[i].Handle)
+		b.Subscribe(-1, recs[i].Handle)
 	}
 	const n = 30
 	publishRetry := func(b *Bus, i int) {
@@ -106,7 +106,7 @@ func TestBusPublishWaitsForItsSubscriber(t *testing.T) {
 	defer b.Close()
 	srv.Kill()
 	rec := &bustest.Recorder{}
-	b.Subscribe(rec.Handle) // returns after a few timeouts: Redis is down
+	b.Subscribe(-1, rec.Handle) // returns after a few timeouts: Redis is down
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if _, _, err := b.Publish(ctx, globalchat.Message{UserID: "u1"}); !errors.Is(err, globalchat.ErrUnavailable) {
@@ -215,7 +215,7 @@ func TestKeysBounded(t *testing.T) {
 	ctx := ctxT(t)
 	bus := NewBus(c, BusOptions{Recent: 10})
 	defer bus.Close()
-	bus.Subscribe(func(globalchat.Message) {})
+	bus.Subscribe(-1, func(globalchat.Message) {})
 	p := NewPresence(c, PresenceOptions{InstanceID: "i1"})
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)

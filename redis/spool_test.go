@@ -178,7 +178,7 @@ func TestPublishAfterItsDeadlineDoesNothing(t *testing.T) {
 	b := NewBus(client(t, srv), BusOptions{Timeout: 400 * time.Millisecond, Logger: testLogger(t)})
 	t.Cleanup(func() { b.Close() })
 	rec := &bustest.Recorder{}
-	b.Subscribe(rec.Handle)
+	b.Subscribe(-1, rec.Handle)
 	other := client(t, srv)
 	// CLIENT PAUSE holds every command, as a frozen Redis would, and then
 	// runs them.
@@ -212,7 +212,7 @@ func TestGapFilledFromTheStore(t *testing.T) {
 	sub := NewBus(client(t, srv), BusOptions{Recent: 5, Fill: store.After, Logger: testLogger(t)})
 	t.Cleanup(func() { pub.Close(); sub.Close() })
 	rec := &bustest.Recorder{}
-	sub.Subscribe(rec.Handle)
+	sub.Subscribe(-1, rec.Handle)
 	publish := func(from, to int) {
 		for i := from; i < to; i++ {
 			m, _, err := pub.Publish(ctxT(t), globalchat.Message{UserID: "u", Content: fmt.Sprint(i)})
@@ -239,5 +239,37 @@ func TestGapFilledFromTheStore(t *testing.T) {
 		if m.Seq != int64(i+1) {
 			t.Fatalf("delivery %d has seq %d", i, m.Seq)
 		}
+	}
+}
+
+// A subscriber starts after the seq its caller gives, not where the room
+// stands when it reaches Redis: a chat primes what it delivered with the
+// store's last seq, and a message published between that read and the
+// subscriber's start must be delivered, or no replay would send it (an
+// instance starting under traffic lost one that way).
+func TestSubscribeStartsAfterTheGivenSeq(t *testing.T) {
+	srv := testenv.Redis(t)
+	store := newMemStore()
+	pub := NewBus(client(t, srv), BusOptions{Recent: 5, Logger: testLogger(t)})
+	t.Cleanup(func() { pub.Close() })
+	for i := range 8 {
+		m, _, err := pub.Publish(ctxT(t), globalchat.Message{UserID: "u", Content: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store.Save(ctxT(t), m)
+	}
+	// Seq 2 was the store's last when this instance read it; 3 to 8 came
+	// meanwhile, 3 of them before the cache's reach.
+	sub := NewBus(client(t, srv), BusOptions{Recent: 5, Fill: store.After, Logger: testLogger(t)})
+	t.Cleanup(func() { sub.Close() })
+	rec := &bustest.Recorder{}
+	sub.Subscribe(2, rec.Handle)
+	if _, _, err := pub.Publish(ctxT(t), globalchat.Message{UserID: "u", Content: "live"}); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitN(t, 7, 5*time.Second)
+	if got, want := bustest.Seqs(rec.Messages()), []int64{3, 4, 5, 6, 7, 8, 9}; !slices.Equal(got, want) {
+		t.Fatalf("delivered %v, want %v", got, want)
 	}
 }

@@ -202,7 +202,7 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 // the failover to the store while Redis is away, and the spool's drain.
 func (d *deps) openBus(ctx context.Context, client *goredis.Client, away bool, log *slog.Logger) {
 	rb := redis.NewBus(client, redis.BusOptions{
-		Timeout: failover.PublishTimeout, Fill: d.store.After, StartAfter: d.store.LastSeq, Logger: log,
+		Timeout: failover.PublishTimeout, Fill: d.store.After, Logger: log,
 	})
 	d.redisBus = rb
 	d.bus = rb

@@ -71,7 +71,7 @@ func subscribeAll(buses []globalchat.Bus) []*Recorder {
 	recs := make([]*Recorder, len(buses))
 	for i, b := range buses {
 		recs[i] = &Recorder{}
-		b.Subscribe(recs[i].Handle)
+		b.Subscribe(-1, recs[i].Handle)
 	}
 	return recs
 }

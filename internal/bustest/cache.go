@@ -94,7 +94,8 @@ func publishN(t testing.TB, buses []globalchat.Bus, n int) {
 	}
 }
 
-func seqsOf(msgs []globalchat.Message) []int64 {
+// Seqs returns the seqs of msgs, in their order.
+func Seqs(msgs []globalchat.Message) []int64 {
 	out := make([]int64, len(msgs))
 	for i, m := range msgs {
 		out[i] = m.Seq
@@ -105,7 +106,7 @@ func seqsOf(msgs []globalchat.Message) []int64 {
 func wantSeqs(t testing.TB, what string, msgs []globalchat.Message, from, to int64) {
 	t.Helper()
 	if int64(len(msgs)) != max(0, to-from+1) {
-		t.Fatalf("%s: got seqs %v, want %d..%d", what, seqsOf(msgs), from, to)
+		t.Fatalf("%s: got seqs %v, want %d..%d", what, Seqs(msgs), from, to)
 	}
 	checkRun(t, what, msgs, from)
 }
@@ -128,7 +129,7 @@ func testRecent(t *testing.T, newBus Factory) {
 		}
 		got, err := b.Recent(ctx, 0, 0)
 		if err != nil || len(got) != 0 {
-			t.Fatalf("Recent(0, 0) = %v, %v; want nothing", seqsOf(got), err)
+			t.Fatalf("Recent(0, 0) = %v, %v; want nothing", Seqs(got), err)
 		}
 		if got, err := b.Recent(ctx, 0, 1000); err != nil {
 			t.Fatal(err)
@@ -145,7 +146,7 @@ func testSince(t *testing.T, newBus Factory) {
 	buses := newBus(t, 100)
 	ctx := ctxT(t)
 	if got, complete, err := buses[0].Since(ctx, 0, 10); err != nil || len(got) != 0 || !complete {
-		t.Fatalf("Since(0) on empty bus = %v, %v, %v; want nothing, complete", seqsOf(got), complete, err)
+		t.Fatalf("Since(0) on empty bus = %v, %v, %v; want nothing, complete", Seqs(got), complete, err)
 	}
 	publishN(t, buses, 25)
 	for _, b := range buses {
@@ -180,7 +181,7 @@ func testTrimmed(t *testing.T, newBus Factory) {
 		}
 		wantSeqs(t, "Recent after trim", got, 16, 25)
 		if got, err = b.Recent(ctx, 16, 100); err != nil || len(got) != 0 {
-			t.Fatalf("Recent(16) after trim = %v, %v; want nothing", seqsOf(got), err)
+			t.Fatalf("Recent(16) after trim = %v, %v; want nothing", Seqs(got), err)
 		}
 		got, complete, err := b.Since(ctx, 5, 100)
 		if err != nil || complete {
@@ -214,7 +215,7 @@ func testEnsureSeq(t *testing.T, newBus Factory) {
 	}
 	// The store holds 4..1000, not the cache: resuming from 3 is incomplete.
 	if got, complete, err := buses[0].Since(ctx, 3, 10); err != nil || complete {
-		t.Fatalf("Since(3) across the jump: %v complete=%v err=%v, want incomplete", seqsOf(got), complete, err)
+		t.Fatalf("Since(3) across the jump: %v complete=%v err=%v, want incomplete", Seqs(got), complete, err)
 	}
 	if got, complete, err := buses[0].Since(ctx, 1000, 10); err != nil || !complete {
 		t.Fatalf("Since(1000): complete=%v err=%v, want complete", complete, err)
@@ -223,7 +224,7 @@ func testEnsureSeq(t *testing.T, newBus Factory) {
 	}
 	for i, r := range recs {
 		got := r.WaitN(t, 5, 10*time.Second)
-		if s := seqsOf(got); fmt.Sprint(s) != "[1 2 3 1001 1002]" {
+		if s := Seqs(got); fmt.Sprint(s) != "[1 2 3 1001 1002]" {
 			t.Fatalf("subscriber %d received %v", i, s)
 		}
 	}
@@ -235,7 +236,7 @@ func testHandlerPublishes(t *testing.T, newBus Factory) {
 	recs := make([]*Recorder, len(buses))
 	for i, b := range buses {
 		recs[i] = &Recorder{}
-		b.Subscribe(func(m globalchat.Message) {
+		b.Subscribe(-1, func(m globalchat.Message) {
 			recs[i].Handle(m)
 			if i == 0 && m.Content == "ping" {
 				// Publishing from the handler must neither deadlock

@@ -14,64 +14,6 @@ import (
 	"github.com/globalchat/globalchat/socketio"
 )
 
-// Bus forwards to the current bus.
-type Bus struct {
-	cur     atomic.Pointer[globalchat.Bus]
-	mu      sync.Mutex
-	handler func(globalchat.Message)
-}
-
-var _ globalchat.Bus = (*Bus)(nil)
-
-// NewBus returns a Bus forwarding to b.
-func NewBus(b globalchat.Bus) *Bus {
-	s := &Bus{}
-	s.cur.Store(&b)
-	return s
-}
-
-func (s *Bus) get() globalchat.Bus { return *s.cur.Load() }
-
-// Swap subscribes next with the handler and makes it current; it returns
-// the previous bus, which the caller closes.
-func (s *Bus) Swap(next globalchat.Bus) globalchat.Bus {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.handler != nil {
-		next.Subscribe(s.handler)
-	}
-	return *s.cur.Swap(&next)
-}
-
-// Publish implements globalchat.Bus.
-func (s *Bus) Publish(ctx context.Context, m globalchat.Message) (globalchat.Message, bool, error) {
-	return s.get().Publish(ctx, m)
-}
-
-// Subscribe implements globalchat.Bus.
-func (s *Bus) Subscribe(h func(globalchat.Message)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.handler = h
-	s.get().Subscribe(h)
-}
-
-// Recent implements globalchat.Bus.
-func (s *Bus) Recent(ctx context.Context, before int64, limit int) ([]globalchat.Message, error) {
-	return s.get().Recent(ctx, before, limit)
-}
-
-// Since implements globalchat.Bus.
-func (s *Bus) Since(ctx context.Context, after int64, limit int) ([]globalchat.Message, bool, error) {
-	return s.get().Since(ctx, after, limit)
-}
-
-// EnsureSeq implements globalchat.Bus.
-func (s *Bus) EnsureSeq(ctx context.Context, seq int64) error { return s.get().EnsureSeq(ctx, seq) }
-
-// Close implements globalchat.Bus.
-func (s *Bus) Close() error { return s.get().Close() }
-
 // Presence forwards to the current presence.
 type Presence struct {
 	cur atomic.Pointer[globalchat.Presence]
