@@ -9,6 +9,7 @@ package engineio
 import (
 	"bytes"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,23 @@ func TestUnsupportedVersionIsReported(t *testing.T) {
 	h.do("GET", h.ts.URL+"/engine.io/?transport=websocket&EIO="+long, "", nil)
 	if r := rs.expect(t, RefusedVersion); len(r.Detail) > maxDetail {
 		t.Fatalf("detail of %d bytes", len(r.Detail))
+	}
+}
+
+// Behind a trusted proxy, a refusal names the client the proxy names, not
+// the proxy: log sampling keys by it.
+func TestRefusalNamesTheProxiedClient(t *testing.T) {
+	rs := make(refusals, 8)
+	loopback := netip.MustParsePrefix("127.0.0.0/8")
+	h := newHarness(t, Options{Refused: rs.hook, Limits: Limits{TrustedProxies: []netip.Prefix{loopback}}})
+	h.do("GET", h.ts.URL+"/engine.io/?EIO=3&transport=polling", "", http.Header{"X-Forwarded-For": {"203.0.113.7"}})
+	select {
+	case r := <-rs:
+		if r.Reason != RefusedVersion || r.Addr != "203.0.113.7" {
+			t.Fatalf("refusal %+v, want %q from the proxied client", r, RefusedVersion)
+		}
+	default:
+		t.Fatal("no refusal reported")
 	}
 }
 

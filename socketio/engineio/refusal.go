@@ -38,17 +38,20 @@ const (
 const maxDetail = 64
 
 // refuse reports a refusal to the application, if it asked.
-func (s *Server) refuse(reason, remoteAddr, detail string) {
+func (s *Server) refuse(reason, addr, detail string) {
 	if s.opts.Refused == nil {
 		return
 	}
-	s.opts.Refused(Refusal{Reason: reason, Addr: hostOf(remoteAddr), Detail: shorten(detail)})
+	s.opts.Refused(Refusal{Reason: reason, Addr: hostOf(addr), Detail: shorten(detail)})
 }
 
-// refuseVersion answers a handshake of another protocol version.
+// refuseVersion answers a handshake of another protocol version. The
+// refusal is keyed by the client's address, the one a trusted proxy
+// names: behind nginx the peer is nginx, and every client's refusals
+// would be sampled as one.
 func (s *Server) refuseVersion(w http.ResponseWriter, r *http.Request, eio string) {
 	writeError(w, http.StatusBadRequest, errUnsupportedVersion)
-	s.refuse(RefusedVersion, r.RemoteAddr, "EIO="+eio)
+	s.refuse(RefusedVersion, ClientAddr(r, s.opts.Limits.TrustedProxies), "EIO="+eio)
 }
 
 // hostOf is the host of an address, or the address when it has no port.
