@@ -22,7 +22,7 @@ func (b *bench) idle(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
-	baseProm := b.promGauges(ctx)
+	baseProm := b.quietGauges(ctx)
 	// The whole connecting is bounded by cfg.Timeout: a server that takes
 	// longer is measured with the connections it took.
 	setup, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -62,6 +62,24 @@ func (b *bench) idle(ctx context.Context, res *Result) error {
 		res.add("Go stacks per connection", (prom["go_memstats_stack_inuse_bytes"]-baseProm["go_memstats_stack_inuse_bytes"])/n/1024, "KiB", "lower")
 	}
 	return nil
+}
+
+// quietGauges reads the gauges once the server's goroutine count stops
+// falling (for up to 5 s): connections of an earlier run still closing
+// would count in the baseline, and make a connection's share look smaller.
+func (b *bench) quietGauges(ctx context.Context) map[string]float64 {
+	prev := b.promGauges(ctx)
+	for range 25 {
+		if prev == nil || sleepCtx(ctx, 200*time.Millisecond) != nil {
+			return prev
+		}
+		cur := b.promGauges(ctx)
+		if cur == nil || cur["go_goroutines"] >= prev["go_goroutines"] {
+			return cur
+		}
+		prev = cur
+	}
+	return prev
 }
 
 // promGauges reads a few Go runtime gauges from the first server's
