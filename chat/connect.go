@@ -69,6 +69,7 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 
 	sock.Join(globalchat.Room)
 	sock.On(EventMessage, s.onMessage)
+	sock.On(EventTyping, s.onTyping)
 	stop := s.endAtExpiry(sock, m.Expires)
 	sock.OnDisconnect(func(reason socketio.Reason) {
 		stop()

@@ -48,6 +48,7 @@ func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
 		return
 	}
 	s.metrics.messages.WithLabelValues("accepted").Inc()
+	s.stoppedTyping(mb.User.ID)
 	if e.HasAck() {
 		e.Ack(ackOK{OK: true, Message: m})
 	}

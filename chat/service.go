@@ -90,6 +90,7 @@ type Service struct {
 	stopWatch func()
 	// delivered is the highest seq delivered to this instance's sockets.
 	delivered atomic.Int64
+	typing    typingState
 }
 
 // Delivered returns the highest seq this instance has delivered to its
@@ -143,6 +144,7 @@ func New(cfg Config) (*Service, error) {
 // another instance rather than leave (presence itself is still updated).
 func (s *Service) Close() {
 	s.presence.close()
+	s.closeTyping()
 	s.stopWatch()
 }
 

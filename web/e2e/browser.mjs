@@ -483,6 +483,19 @@ async function clientSteps(base) {
     check(size >= 30, `emoji-only message at ${size} px`);
   });
 
+  await step("typing indicator: bob types, alice sees it; it goes when he sends", async () => {
+    await sleep(3000); // what the earlier steps typed has gone from the lists
+    const box = bob.getByLabel("Message", { exact: true });
+    await box.pressSequentially("still typ", { delay: 30 });
+    await alice.locator("#typing", { hasText: "bob is typing…" }).waitFor({ timeout: 4000 });
+    check((await bob.locator("#typing").textContent()) === "", "bob sees himself typing");
+    await box.pressSequentially("ing", { delay: 30 });
+    await box.press("Enter");
+    await waitText(alice, "still typing");
+    await alice.locator("#typing", { hasText: "bob" }).waitFor({ state: "detached", timeout: 1000 }).catch(() => {});
+    check(!(await alice.locator("#typing").textContent()).includes("bob"), "bob still shown typing after his message");
+  });
+
   await step("offline: plain banner, grey presence, messages wait and go out at once when online", async () => {
     const noticesBefore = await alice.locator("#messages li.notice").allTextContents();
     phase = "offline-bob";

@@ -13,6 +13,7 @@ import { Outbox } from "./outbox";
 import { PresenceNotices } from "./presence";
 import { StatusView } from "./status";
 import { Timeline } from "./timeline";
+import { TypingView } from "./typing";
 import { Unread } from "./unread";
 import {
   chatMessages,
@@ -55,6 +56,7 @@ export class ChatSession {
   private readonly outbox: Outbox;
   private readonly unread: Unread;
   private readonly presence: PresenceNotices;
+  private readonly typing = new TypingView(() => this.myUserId);
   private readonly scroller = byId("scroller");
   private readonly announcer = byId("announcer");
   private everConnected = false;
@@ -91,6 +93,10 @@ export class ChatSession {
         this.outbox.add(content);
       },
       () => this.online.names(),
+      () => {
+        // Volatile: a typing hint is worth nothing once late.
+        if (this.socket.connected) this.socket.volatile.emit("chat:typing");
+      },
     );
     this.setMyUserId(knownUserId(auth));
     this.status.set(navigator.onLine ? "connecting" : "offline");
@@ -142,6 +148,7 @@ export class ChatSession {
     this.outbox.close();
     this.unread.close();
     this.presence.close();
+    this.typing.close();
     window.removeEventListener("online", this.onOnline);
     window.removeEventListener("offline", this.onOffline);
   }
@@ -159,10 +166,12 @@ export class ChatSession {
     s.on("user:joined", (p) => this.onPresenceChange(p, true));
     s.on("user:left", (p) => this.onPresenceChange(p, false));
     s.on("presence:update", (p) => this.onPresenceUpdate(p));
+    s.on("chat:typing", (p) => this.typing.onList(p));
   }
 
   private onMessage(m: unknown): void {
     if (!isChatMessage(m)) return;
+    this.typing.messageFrom(m.userId);
     const wasReading = this.timeline.atBottom();
     const fresh = !this.timeline.has(m.seq);
     this.history.onMessage(m);

@@ -13,6 +13,8 @@ export const MAX_CONTENT = 2000;
 const COUNT_FROM = MAX_CONTENT - 200;
 /** Names offered at once. */
 const MAX_SUGGESTIONS = 6;
+/** While the user types, the server hears so at most this often. */
+const TYPING_EVERY_MS = 2000;
 
 /** Composer owns the message form. */
 export class Composer {
@@ -23,11 +25,13 @@ export class Composer {
   private readonly suggest = byId<HTMLUListElement>("mention-list");
   private options: string[] = [];
   private active = 0;
+  private typedAt = 0;
 
-  /** send gets the trimmed text; names gives who can be mentioned. */
+  /** send gets the trimmed text; names gives who can be mentioned; typing is called while the user types (throttled). */
   constructor(
     private readonly send: (content: string) => void,
     private readonly names: () => string[],
+    private readonly typing: () => void,
   ) {
     this.form.addEventListener("submit", this.onSubmit);
     this.input.addEventListener("keydown", this.onKeyDown);
@@ -87,10 +91,15 @@ export class Composer {
     if (!content || charCount(content) > MAX_CONTENT) return;
     this.send(content);
     this.input.value = "";
+    this.typedAt = 0;
     this.onInput();
   }
 
-  private readonly onInput = () => {
+  private readonly onInput = (e?: Event) => {
+    if (e && this.input.value.trim() !== "" && Date.now() - this.typedAt >= TYPING_EVERY_MS) {
+      this.typedAt = Date.now();
+      this.typing();
+    }
     this.input.style.height = "auto";
     this.input.style.height = `${Math.min(this.input.scrollHeight, MAX_HEIGHT)}px`;
     const n = charCount(this.input.value);

@@ -62,6 +62,7 @@ export interface ServerToClient {
   "user:joined": (p: PresenceChange) => void;
   "user:left": (p: PresenceChange) => void;
   "presence:update": (p: PresenceUpdate) => void;
+  "chat:typing": (p: { users: UserRef[]; count: number }) => void;
 }
 
 /** Events the client emits. */
@@ -70,6 +71,7 @@ export interface ClientToServer {
     p: { content: string; clientMsgId: string },
     ack: (res: SendAck) => void,
   ) => void;
+  "chat:typing": () => void;
 }
 
 /** Validates the shape of a message from the network before it is used. */
