@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,14 +230,18 @@ func TestInvalidMessagesAreRefused(t *testing.T) {
 	}
 }
 
-// Each user has its budget of messages a minute; past it the ack says how
-// long to wait, and a minute later it may send again.
+// Each user has its budget of messages a minute; each ack says how many
+// are left, past it the ack says how long to wait, and a minute later it
+// may send again.
 func TestRateLimitPerUser(t *testing.T) {
 	e := newEnv(t, envOptions{perMinute: 2})
 	ann, _ := e.guest("ann")
 	bob, _ := e.guest("bob")
-	say(t, ann, "1")
-	say(t, ann, "2")
+	for i, left := range []int{1, 0} {
+		if a := send(t, ann, map[string]string{"content": strconv.Itoa(i + 1)}); !a.OK || a.Remaining != left {
+			t.Fatalf("message %d: %+v, want accepted with %d left", i+1, a, left)
+		}
+	}
 	a := send(t, ann, map[string]string{"content": "3"})
 	if a.OK || a.Error.Code != globalchat.CodeRateLimited || a.Error.RetryAfterMs != 60_000 ||
 		!strings.Contains(a.Error.Message, "at most 2 messages a minute") {

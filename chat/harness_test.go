@@ -196,9 +196,10 @@ func (e *chatEnv) join(auth any, addr ...string) (*sockettest.Client, sessionPay
 
 // ack is the chat:message acknowledgement, both shapes.
 type ack struct {
-	OK      bool               `json:"ok"`
-	Message globalchat.Message `json:"message"`
-	Error   errorBody          `json:"error"`
+	OK        bool               `json:"ok"`
+	Message   globalchat.Message `json:"message"`
+	Remaining int                `json:"remaining"`
+	Error     errorBody          `json:"error"`
 }
 
 // send sends a chat:message with an ack and returns the ack.

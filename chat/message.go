@@ -15,6 +15,9 @@ import (
 type ackOK struct {
 	OK      bool               `json:"ok"`
 	Message globalchat.Message `json:"message"`
+	// Remaining is how many more messages the user may send now, by
+	// the per-user limit: clients warn before the limit, not after.
+	Remaining int `json:"remaining"`
 }
 
 type ackError struct {
@@ -34,7 +37,7 @@ type errorBody struct {
 func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
 	s.cfg.Traffic.MessageIn()
 	mb := sock.Data.(*member)
-	m, retryAfter, err := s.accept(mb, e)
+	m, d, err := s.accept(mb, e)
 	if err != nil {
 		code := globalchat.ErrorCode(err)
 		s.metrics.messages.WithLabelValues(string(code)).Inc()
@@ -43,48 +46,52 @@ func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
 				"chat: invalid message refused", slog.String("reason", globalchat.ErrorMessage(err)), slog.String("user", mb.User.ID))
 		}
 		if e.HasAck() {
-			e.Ack(ackError{Error: errorBody{Code: code, Message: globalchat.ErrorMessage(err), RetryAfterMs: retryAfter.Milliseconds()}})
+			e.Ack(ackError{Error: errorBody{Code: code, Message: globalchat.ErrorMessage(err), RetryAfterMs: d.RetryAfter.Milliseconds()}})
 		}
 		return
 	}
 	s.metrics.messages.WithLabelValues("accepted").Inc()
 	s.stoppedTyping(mb.User.ID)
 	if e.HasAck() {
-		e.Ack(ackOK{OK: true, Message: m})
+		e.Ack(ackOK{OK: true, Message: m, Remaining: d.Remaining})
 	}
 }
 
 // allow applies the rate limits: the user's, then its address's (which
 // counts only what the user may send, so that one user over its limit
-// does not use up its neighbours' budget).
-func (s *Service) allow(ctx context.Context, mb *member) (time.Duration, error) {
+// does not use up its neighbours' budget). It returns the user's
+// decision, with the wait of whichever limit refused.
+func (s *Service) allow(ctx context.Context, mb *member) (globalchat.Decision, error) {
 	u := mb.User
 	d, err := s.cfg.Limiter.Allow(ctx, u.ID)
 	s.health.report("rate limiter", err)
 	if err != nil {
-		return 0, err
+		return globalchat.Decision{}, err
 	}
 	if !d.Allowed {
 		s.cfg.Sampler.Log(ctx, slog.LevelWarn, "rate limit", u.ID, "chat: rate limit exceeded",
 			slog.String("user", u.ID), slog.String("addr", mb.addr), slog.Int("limit", d.Limit), slog.Duration("retryAfter", d.RetryAfter))
-		return d.RetryAfter, globalchat.Errorf(globalchat.CodeRateLimited,
+		return d, globalchat.Errorf(globalchat.CodeRateLimited,
 			"at most %d messages a minute: try again in %.1fs", d.Limit, d.RetryAfter.Seconds())
 	}
-	return s.allowAddress(ctx, s.cfg.AddressLimiter, mb.addr, "messages")
+	d.RetryAfter, err = s.allowAddress(ctx, s.cfg.AddressLimiter, mb.addr, "messages")
+	return d, err
 }
 
-// accept runs the flow up to the commit; on rate limiting it also returns
+// accept runs the flow up to the commit; it also returns the user's rate
+// limit decision: how many more the user may send, or, when refused,
 // how long to wait.
-func (s *Service) accept(mb *member, e *socketio.Event) (globalchat.Message, time.Duration, error) {
+func (s *Service) accept(mb *member, e *socketio.Event) (globalchat.Message, globalchat.Decision, error) {
 	u := mb.User
 	content, clientMsgID, err := parseMessage(e.Args)
 	if err != nil {
-		return globalchat.Message{}, 0, err
+		return globalchat.Message{}, globalchat.Decision{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	if wait, err := s.allow(ctx, mb); err != nil {
-		return globalchat.Message{}, wait, err
+	d, err := s.allow(ctx, mb)
+	if err != nil {
+		return globalchat.Message{}, d, err
 	}
 
 	m := globalchat.Message{
@@ -94,13 +101,13 @@ func (s *Service) accept(mb *member, e *socketio.Event) (globalchat.Message, tim
 	m, dup, err := s.cfg.Bus.Publish(ctx, m)
 	s.health.report("bus", err)
 	if err != nil {
-		return globalchat.Message{}, 0, err
+		return globalchat.Message{}, globalchat.Decision{}, err
 	}
 	if err := s.store(ctx, m); err != nil {
-		return globalchat.Message{}, 0, err
+		return globalchat.Message{}, globalchat.Decision{}, err
 	}
 	s.log.Info("chat: message accepted", "id", m.ID, "seq", m.Seq, "user", u.ID, "duplicate", dup)
-	return m, 0, nil
+	return m, d, nil
 }
 
 // spooledSaveTimeout bounds the commit of a spooled message: past it the

@@ -570,9 +570,11 @@ async function clientSteps(base) {
   // until the first two leave it (60 s after they went): a few seconds.
   const wait = windowStart + 54_000 - Date.now();
   if (wait > 0) await sleep(wait);
-  await step("rate limit: one countdown, automatic resend when clear, order kept", async () => {
+  await step("rate limit: a warning before it, one countdown, automatic resend when clear, order kept", async () => {
     for (let i = 1; i <= RATE_LIMIT - 2; i++) await send(erin, `burst ${i}`);
     await waitText(alice, `burst ${RATE_LIMIT - 2}`);
+    // The acks said how many were left: a warning before the limit.
+    await erin.locator("#send-hint", { hasText: "That was your last message for now" }).waitFor();
     await send(erin, "held one");
     const held = erin.locator("#messages li.pending .state.held");
     await held.waitFor();

@@ -81,10 +81,11 @@ export class ChatSession {
         void this.socket.timeout(ACK_TIMEOUT_MS).emit("chat:message", { content, clientMsgId }, (err, res) => {
           if (!this.closed) cb(err, res);
         }),
-      stored: (clientMsgId, msg) => {
+      stored: (clientMsgId, msg, remaining) => {
         if (!isChatMessage(msg)) return;
         this.setMyUserId(msg.userId);
         this.timeline.resolvePending(clientMsgId, msg);
+        if (remaining !== undefined) this.composer.allowance(remaining);
       },
     });
     this.composer = new Composer(

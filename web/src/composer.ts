@@ -13,6 +13,8 @@ export const MAX_CONTENT = 2000;
 const COUNT_FROM = MAX_CONTENT - 200;
 /** Names offered at once. */
 const MAX_SUGGESTIONS = 6;
+/** The allowance hint shows from this many messages left. */
+const ALLOWANCE_HINT = 3;
 /** While the user types, the server hears so at most this often. */
 const TYPING_EVERY_MS = 2000;
 
@@ -23,6 +25,8 @@ export class Composer {
   private readonly button = byId<HTMLButtonElement>("send");
   private readonly counter = byId("char-count");
   private readonly suggest = byId<HTMLUListElement>("mention-list");
+  private readonly hint = byId("send-hint");
+  private hintTimer: ReturnType<typeof setTimeout> | undefined;
   private options: string[] = [];
   private active = 0;
   private typedAt = 0;
@@ -46,8 +50,21 @@ export class Composer {
     this.input.focus();
   }
 
+  /**
+   * Warns before the rate limit rather than after: shown for a few
+   * seconds when the server says only a few more messages may go now.
+   */
+  allowance(remaining: number): void {
+    clearTimeout(this.hintTimer);
+    this.hint.textContent =
+      remaining > ALLOWANCE_HINT ? "" : remaining === 0 ? "That was your last message for now: the next ones wait a moment." : `${remaining} more message${remaining === 1 ? "" : "s"} this minute.`;
+    this.hintTimer = setTimeout(() => (this.hint.textContent = ""), 8000);
+  }
+
   /** Stops listeners (when leaving the room). */
   close(): void {
+    clearTimeout(this.hintTimer);
+    this.hint.textContent = "";
     this.form.removeEventListener("submit", this.onSubmit);
     this.input.removeEventListener("keydown", this.onKeyDown);
     this.input.removeEventListener("input", this.onInput);

@@ -22,8 +22,8 @@ export interface Link {
   connected(): boolean;
   /** Sends one message; cb gets an error when no answer came in time. */
   emit(clientMsgId: string, content: string, cb: (err: Error | null, res: SendAck) => void): void;
-  /** The server stored the message. */
-  stored(clientMsgId: string, msg: ChatMessage): void;
+  /** The server stored the message; remaining is how many more the user may send now. */
+  stored(clientMsgId: string, msg: ChatMessage, remaining: number | undefined): void;
 }
 
 interface Item {
@@ -95,7 +95,7 @@ export class Outbox {
     this.link.emit(head.id, head.content, (err, res) => {
       if (res?.ok === true) {
         // Even a late answer is the stored message: show it.
-        this.link.stored(head.id, res.message);
+        this.link.stored(head.id, res.message, typeof res.remaining === "number" ? res.remaining : undefined);
         if (gen === this.generation) this.done(head);
         return;
       }

@@ -34,7 +34,7 @@ export type AckErrorCode = "rate_limited" | "invalid_message" | "unavailable" | 
 
 /** The acknowledgement of chat:message. */
 export type SendAck =
-  | { ok: true; message: ChatMessage }
+  | { ok: true; message: ChatMessage; remaining?: number }
   | { ok: false; error: { code: AckErrorCode; message: string; retryAfterMs?: number } };
 
 /** GET /api/messages answer. */
