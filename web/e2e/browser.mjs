@@ -473,6 +473,18 @@ async function clientSteps(base) {
     check(!(await alice.evaluate(() => document.activeElement?.id === "message")), "the jump button focused the message box");
   });
 
+  await step("@name completion from the online list", async () => {
+    const box = alice.getByLabel("Message", { exact: true });
+    await box.fill("");
+    await box.pressSequentially("hi @bo");
+    await alice.locator("#mention-list li", { hasText: "bob" }).waitFor();
+    check((await alice.locator("#mention-list li").allTextContents()).join() === "bob", "names offered for @bo");
+    await box.press("Tab");
+    check((await box.inputValue()) === "hi @bob ", `completed to "${await box.inputValue()}"`);
+    check(await alice.locator("#mention-list").isHidden(), "the list stays open after completing");
+    await box.fill("");
+  });
+
   await step("code in monospace, emoji-only messages larger", async () => {
     await send(alice, "run `go test ./...` first");
     await send(alice, "🎉🎉");

@@ -61,6 +61,7 @@ export class ChatSession {
   private readonly announcer = byId("announcer");
   private everConnected = false;
   private myUserId = "";
+  private myName = "";
   private closed = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -192,8 +193,9 @@ export class ChatSession {
     while (this.announcer.childElementCount > ANNOUNCED) this.announcer.firstElementChild!.remove();
   }
 
+  /** The user's name: the one the server gave (chat:session), else the one asked for. */
   private name(): string {
-    return "token" in this.auth ? "" : this.auth.username;
+    return this.myName || ("token" in this.auth ? "" : this.auth.username);
   }
 
   private readonly onConnect = () => {
@@ -291,6 +293,7 @@ export class ChatSession {
   private setMyUserId(id: string, name = ""): void {
     if (!id) return;
     this.myUserId = id;
+    if (name) this.myName = name;
     rememberUserId(this.auth, id);
     this.timeline.setMe(id, name || this.name());
     this.online.setMyUserId(id);
