@@ -12,21 +12,10 @@ import (
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/inmem"
 	"github.com/globalchat/globalchat/internal/ratelimittest"
+	"github.com/globalchat/globalchat/internal/testwait"
 	"github.com/globalchat/globalchat/socketio/sockettest"
 	"github.com/golang-jwt/jwt/v5"
 )
-
-// eventually waits for cond, failing the test after five seconds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still not %s after 5s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // connsOf returns how many connections presence holds for user.
 func (e *chatEnv) connsOf(user string) int {
@@ -118,7 +107,7 @@ func TestPresenceAnnouncesFirstAndLastConnectionOnly(t *testing.T) {
 
 	// The second tab goes: ann is still there.
 	ann2.Close()
-	eventually(t, "ann's second tab forgotten", func() bool { return e.connsOf(annSess.UserID) == 1 })
+	testwait.For(t, "ann's second tab forgotten", func() bool { return e.connsOf(annSess.UserID) == 1 })
 	say(t, bob, "still here?")
 	for _, c := range []*sockettest.Client{ann, bob} {
 		if m, _ := received(t, c); m.Content != "still here?" {
@@ -176,7 +165,7 @@ func TestMessageIsStoredAckedAndBroadcast(t *testing.T) {
 	if st := e.store.stored(); len(st) != 2 {
 		t.Fatalf("store holds %d messages, want 2", len(st))
 	}
-	eventually(t, "delivered up to 2", func() bool { return e.svc.Delivered() == 2 })
+	testwait.For(t, "delivered up to 2", func() bool { return e.svc.Delivered() == 2 })
 
 	// Without an ack asked for, a message still goes out.
 	ann.Emit(EventMessage, map[string]string{"content": "no ack"})

@@ -12,6 +12,7 @@ import (
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/internal/bustest"
 	"github.com/globalchat/globalchat/internal/testenv"
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 // memStore is a MessageStore in memory for the spool's tests: it records
@@ -82,17 +83,6 @@ func spoolSeqs(t *testing.T, b *Bus) []int64 {
 	return out
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timeout waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // A published message is spooled in the same step, marked so, and leaves
 // the spool once released.
 func TestPublishSpoolsUntilReleased(t *testing.T) {
@@ -109,7 +99,7 @@ func TestPublishSpoolsUntilReleased(t *testing.T) {
 		t.Fatalf("spool %v, want %v", got, seqs)
 	}
 	b.Release(seqs[0], seqs[2])
-	waitFor(t, "release", func() bool { return slices.Equal(spoolSeqs(t, b), seqs[1:2]) })
+	testwait.For(t, "release", func() bool { return slices.Equal(spoolSeqs(t, b), seqs[1:2]) })
 }
 
 // The drain stores what waited in the spool longer than drainAfter, in seq
@@ -190,7 +180,7 @@ func TestPublishAfterItsDeadlineDoesNothing(t *testing.T) {
 		t.Fatalf("Publish to a frozen Redis: %v, want ErrUnavailable", err)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	waitFor(t, "Redis to run what it held", func() bool {
+	testwait.For(t, "Redis to run what it held", func() bool {
 		n, err := other.Exists(ctxT(t), keySeq).Result()
 		return err == nil && n == 0
 	})

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws/wsutil"
+
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 // discardConn is the server's end of an in-process WebSocket: reads return
@@ -115,7 +117,7 @@ func BenchmarkBroadcast10k(b *testing.B) {
 			c.Close()
 		}
 	}()
-	eventually(b, "10,000 sockets in the room", func() bool { return nsp.RoomSize("room") == n })
+	testwait.For(b, "10,000 sockets in the room", func() bool { return nsp.RoomSize("room") == n })
 
 	msg := map[string]any{
 		"id":   "01J9Z7Q3X8YV6N5T2K4M0PBWRC",

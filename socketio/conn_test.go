@@ -1,7 +1,6 @@
 package socketio
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/globalchat/globalchat/internal/testwait"
 	"github.com/globalchat/globalchat/socketio/engineio"
 )
 
@@ -20,7 +20,7 @@ func TestConnectTimeout(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("closed after %v", d)
 	}
-	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+	testwait.For(t, "no connection", func() bool { return l.Connections() == 0 })
 }
 
 // A refused CONNECT does not stop the timeout: a client that never gets
@@ -32,7 +32,7 @@ func TestConnectTimeoutAfterRefusal(t *testing.T) {
 	c.send("0/private,")
 	c.expect(`4/private,{"message":"no"}`)
 	c.expectClosed()
-	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+	testwait.For(t, "no connection", func() bool { return l.Connections() == 0 })
 }
 
 func TestConnectErrors(t *testing.T) {
@@ -91,7 +91,7 @@ func TestDisconnectLastNamespace(t *testing.T) {
 	c.connect("/")
 	c.connect("/chat")
 	c.send("1/chat,")
-	eventually(t, "the /chat socket to go", func() bool { return l.Of("/chat").Len() == 0 })
+	testwait.For(t, "the /chat socket to go", func() bool { return l.Of("/chat").Len() == 0 })
 	if r := reason.Load(); r != ReasonClientDisconnect {
 		t.Fatalf("disconnect reason %v", r)
 	}
@@ -99,10 +99,10 @@ func TestDisconnectLastNamespace(t *testing.T) {
 	c.send(`25["ping"]`)
 	c.expect(`35["pong"]`)
 	c.send("1")
-	eventually(t, "the / socket to go", func() bool { return l.Of("/").Len() == 0 })
+	testwait.For(t, "the / socket to go", func() bool { return l.Of("/").Len() == 0 })
 	c.sendEngine("1")
 	c.expectClosed()
-	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+	testwait.For(t, "no connection", func() bool { return l.Connections() == 0 })
 }
 
 // suite: "should disconnect from the main namespace": the Engine.IO
@@ -129,7 +129,7 @@ func TestDisconnectKeepsTheConnection(t *testing.T) {
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Fatalf("closed after %v, before the connect timeout", d)
 	}
-	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+	testwait.For(t, "no connection", func() bool { return l.Connections() == 0 })
 }
 
 func TestServerDisconnect(t *testing.T) {
@@ -142,7 +142,7 @@ func TestServerDisconnect(t *testing.T) {
 	c.send(`2["bye"]`)
 	c.expect("1")
 	c.expectClosed()
-	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+	testwait.For(t, "no connection", func() bool { return l.Connections() == 0 })
 }
 
 func TestBinaryFromClient(t *testing.T) {
@@ -183,7 +183,7 @@ func TestBinaryOutOfTurn(t *testing.T) {
 			c.connect("/")
 			send(c)
 			c.expectClosed()
-			eventually(t, "no connection", func() bool { return l.Connections() == 0 && l.Of("/").Len() == 0 })
+			testwait.For(t, "no connection", func() bool { return l.Connections() == 0 && l.Of("/").Len() == 0 })
 		})
 	}
 }
@@ -213,7 +213,7 @@ func TestAttachmentBounds(t *testing.T) {
 	held.sendBinary(make([]byte, 600))
 	held.sendBinary(make([]byte, 600)) // 1200 bytes held: over the bound
 	held.expectClosed()
-	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+	testwait.For(t, "no connection", func() bool { return l.Connections() == 0 })
 }
 
 // c10 is ten placeholders, comma-separated.
@@ -310,12 +310,7 @@ func TestHandshake(t *testing.T) {
 	l := newLiveServer(t, Options{})
 	got := make(chan Handshake, 1)
 	l.Of("/").OnConnection(func(s *Socket) { got <- s.Handshake() })
-	conn, rw, err := dialRaw(context.Background(), l.wsURL("")+"&room=lobby")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	c := &testClient{t: t, conn: conn, rw: rw}
+	c := dialURL(t, l.wsURL("")+"&room=lobby")
 	if open, err := c.readEngine(); err != nil || !strings.HasPrefix(open, "0") {
 		t.Fatalf("open packet: %q %v", open, err)
 	}

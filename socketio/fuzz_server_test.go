@@ -125,15 +125,15 @@ func fuzzPolling(t *testing.T, l *liveServer, client *http.Client, data []byte) 
 
 func fuzzWebSocket(t *testing.T, l *liveServer, data []byte, binary bool) {
 	c := l.dial(t)
-	defer c.conn.Close()
+	defer c.Net().Close()
 	c.connect("/")
 	if binary {
-		wsutil.WriteClientBinary(c.conn, data)
+		wsutil.WriteClientBinary(c.Net(), data)
 	} else {
-		wsutil.WriteClientText(c.conn, data)
+		wsutil.WriteClientText(c.Net(), data)
 	}
 	// Whatever the server makes of it, it answers a ping or closes.
-	wsutil.WriteClientText(c.conn, []byte("2"))
+	wsutil.WriteClientText(c.Net(), []byte("2"))
 	for {
 		p, err := c.readEngine()
 		var ne net.Error

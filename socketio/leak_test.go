@@ -1,13 +1,14 @@
 package socketio
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 // leakCycles is how many connect/disconnect cycles each transport runs.
@@ -60,7 +61,7 @@ func TestNoLeak(t *testing.T) {
 // waitIdle waits until the server holds no connection and no socket.
 func waitIdle(t *testing.T, l *liveServer) {
 	t.Helper()
-	eventually(t, "every connection to close", func() bool {
+	testwait.For(t, "every connection to close", func() bool {
 		return l.Connections() == 0 && l.Of("/").Len() == 0 && l.Of("/").RoomSize("room") == 0
 	})
 }
@@ -82,7 +83,7 @@ func (lc *leakClient) websocket() {
 	c.send("1")
 	c.sendEngine("1")
 	c.expectClosed()
-	c.conn.Close()
+	c.Net().Close()
 }
 
 // polling: handshake, CONNECT, its answer, then an Engine.IO close.
@@ -103,12 +104,9 @@ func (lc *leakClient) upgrade() {
 	if status, body := httpDo(lc.t, lc.http, "GET", lc.l.pollURL(sid), ""); status != 200 || !strings.HasPrefix(body, `40{"sid":`) {
 		lc.t.Fatalf("CONNECT answer: %d %q", status, body)
 	}
-	conn, rw, err := dialRaw(context.Background(), lc.l.wsURL(sid))
-	if err != nil {
-		lc.t.Fatal(err)
-	}
-	defer conn.Close()
-	c := &testClient{t: lc.t, conn: conn, rw: rw, sid: sid}
+	c := dialURL(lc.t, lc.l.wsURL(sid))
+	defer c.Net().Close()
+	c.sid = sid
 	c.sendEngine("2probe")
 	if p, err := c.readEngine(); err != nil || p != "3probe" {
 		lc.t.Fatalf("probe: %q %v", p, err)

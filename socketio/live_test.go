@@ -3,17 +3,15 @@ package socketio
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/globalchat/globalchat/internal/wstest"
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 )
 
 // waitFor bounds every wait of these tests.
@@ -61,38 +59,22 @@ func (l *liveServer) pollURL(sid string) string {
 
 // testClient is a raw Socket.IO client over a raw WebSocket.
 type testClient struct {
-	t    testing.TB
-	conn net.Conn
-	rw   io.ReadWriter
-	sid  string // the Engine.IO session
+	*wstest.Conn
+	t   testing.TB
+	sid string // the Engine.IO session
 }
 
-// dialRaw opens a WebSocket to url without reading anything.
-func dialRaw(ctx context.Context, url string) (net.Conn, io.ReadWriter, error) {
-	conn, br, _, err := ws.Dialer{Timeout: waitFor}.Dial(ctx, url)
-	if err != nil {
-		return nil, nil, err
-	}
-	var r io.Reader = conn
-	if br != nil {
-		r = br
-	}
-	return conn, struct {
-		io.Reader
-		io.Writer
-	}{r, conn}, nil
+// dialURL opens a WebSocket to url without reading anything.
+func dialURL(t testing.TB, url string) *testClient {
+	t.Helper()
+	return &testClient{Conn: wstest.MustDial(t, url, wstest.Options{Wait: waitFor}), t: t}
 }
 
 // dial opens an Engine.IO session over WebSocket and reads its open
 // packet; no namespace is joined yet.
 func (l *liveServer) dial(t testing.TB) *testClient {
 	t.Helper()
-	conn, rw, err := dialRaw(context.Background(), l.wsURL(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := &testClient{t: t, conn: conn, rw: rw}
+	c := dialURL(t, l.wsURL(""))
 	open, err := c.readEngine()
 	if err != nil || !strings.HasPrefix(open, "0") {
 		t.Fatalf("open packet: %q %v", open, err)
@@ -106,8 +88,7 @@ func (l *liveServer) dial(t testing.TB) *testClient {
 // readEngine reads one Engine.IO packet; binary ones come back prefixed
 // with "b" and base64-free, as raw bytes after the prefix.
 func (c *testClient) readEngine() (string, error) {
-	c.conn.SetReadDeadline(time.Now().Add(waitFor))
-	b, op, err := wsutil.ReadServerData(c.rw)
+	b, op, err := c.Read()
 	if err != nil {
 		return "", err
 	}
@@ -146,19 +127,14 @@ func (c *testClient) expect(want string) {
 	}
 }
 
-func (c *testClient) sendEngine(p string) {
-	c.t.Helper()
-	if err := wsutil.WriteClientText(c.conn, []byte(p)); err != nil {
-		c.t.Fatal(err)
-	}
-}
+func (c *testClient) sendEngine(p string) { c.t.Helper(); c.Send(p) }
 
 // send sends a Socket.IO packet.
 func (c *testClient) send(p string) { c.t.Helper(); c.sendEngine("4" + p) }
 
 func (c *testClient) sendBinary(b []byte) {
 	c.t.Helper()
-	if err := wsutil.WriteClientBinary(c.conn, b); err != nil {
+	if err := c.SendBinary(b); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -183,28 +159,7 @@ func (c *testClient) connect(nsp string) string {
 // close packet, a WebSocket close frame or the end of the stream.
 func (c *testClient) expectClosed() {
 	c.t.Helper()
-	for {
-		p, err := c.readEngine()
-		var ne net.Error
-		switch {
-		case errors.As(err, &ne) && ne.Timeout():
-			c.t.Fatal("session not closed")
-		case err != nil || p == "1":
-			return
-		}
-	}
-}
-
-// eventually polls cond until it holds.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	c.ExpectClosed(func(p []byte) bool { return string(p) == "1" })
 }
 
 // httpDo sends one request and returns status and body.

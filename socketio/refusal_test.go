@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 // logBuffer is a concurrency-safe log destination.
@@ -98,7 +100,7 @@ func TestMsgpackClientGetsAConnectErrorItCanRead(t *testing.T) {
 		}
 		c.expectClosed()
 	}
-	eventually(t, "no connection", func() bool { return l.Connections() == 0 })
+	testwait.For(t, "no connection", func() bool { return l.Connections() == 0 })
 	if n := refused(t, reg, RefusedParser); n != 3 {
 		t.Fatalf("socketio_refusals_total{reason=%q} = %v, want 3", RefusedParser, n)
 	}

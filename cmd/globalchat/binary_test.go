@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -18,8 +17,7 @@ import (
 	"time"
 
 	"github.com/globalchat/globalchat/internal/testenv"
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
+	"github.com/globalchat/globalchat/internal/wstest"
 )
 
 // instance is the real binary running for a test, its output kept.
@@ -110,65 +108,36 @@ func handshakeURL(base string) string { return base + "/socket.io/?EIO=4&transpo
 // wsClient is a bare Socket.IO client over WebSocket: what a hostile
 // client can send, frame by frame.
 type wsClient struct {
-	t    *testing.T
-	conn net.Conn
-	rw   io.ReadWriter // conn, after what the handshake's reader holds
+	*wstest.Conn
+	t *testing.T
 }
 
 // dialWS opens a WebSocket session from the loopback address local and
 // reads its open packet.
 func dialWS(t *testing.T, in *instance, local string) *wsClient {
 	t.Helper()
-	d := ws.Dialer{Timeout: 5 * time.Second, NetDial: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}).DialContext}
-	conn, br, _, err := d.Dial(ctxFor(t, 5*time.Second), "ws://"+in.addr+"/socket.io/?EIO=4&transport=websocket")
+	conn, err := wstest.Dial(t, "ws://"+in.addr+"/socket.io/?EIO=4&transport=websocket", wstest.Options{LocalAddr: local})
 	if err != nil {
 		t.Fatalf("websocket from %s: %v", local, err)
 	}
-	t.Cleanup(func() { conn.Close() })
-	c := &wsClient{t: t, conn: conn, rw: conn}
-	if br != nil { // frames that came with the handshake's answer
-		c.rw = struct {
-			io.Reader
-			io.Writer
-		}{io.MultiReader(br, conn), conn}
-	}
+	c := &wsClient{Conn: conn, t: t}
 	if open := c.read(); !strings.HasPrefix(open, "0{") {
 		t.Fatalf("open packet: %q", open)
 	}
 	return c
 }
 
-func (c *wsClient) send(text string) {
-	c.t.Helper()
-	if err := wsutil.WriteClientText(c.rw, []byte(text)); err != nil {
-		c.t.Fatalf("send: %v", err)
-	}
-}
-
-func (c *wsClient) sendBinary(b []byte) error { return wsutil.WriteClientBinary(c.rw, b) }
+func (c *wsClient) send(text string) { c.t.Helper(); c.Send(text) }
 
 // read returns the next text message, answering pings.
 func (c *wsClient) read() string {
 	c.t.Helper()
-	s, err := c.next(5 * time.Second)
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	return s
-}
-
-func (c *wsClient) next(wait time.Duration) (string, error) {
-	c.conn.SetReadDeadline(time.Now().Add(wait))
 	for {
-		b, err := wsutil.ReadServerText(c.rw)
-		if err != nil {
-			return "", err
+		s := c.ExpectText()
+		if s != "2" {
+			return s
 		}
-		if string(b) == "2" {
-			wsutil.WriteClientText(c.rw, []byte("3"))
-			continue
-		}
-		return string(b), nil
+		c.Send("3")
 	}
 }
 
@@ -179,17 +148,6 @@ func (c *wsClient) join(name string) {
 	if reply := c.read(); !strings.HasPrefix(reply, "40{") {
 		c.t.Fatalf("CONNECT reply: %q", reply)
 	}
-}
-
-// closedWithin reports whether the server closes the connection within d.
-func (c *wsClient) closedWithin(d time.Duration) bool {
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		if _, err := c.next(time.Until(end)); err != nil {
-			return !errors.Is(err, os.ErrDeadlineExceeded)
-		}
-	}
-	return false
 }
 
 // vmRSS returns the resident memory of process pid, in bytes.

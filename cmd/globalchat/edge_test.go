@@ -84,7 +84,7 @@ func TestAttachmentsHeld(t *testing.T) {
 	c := dialWS(t, in, "127.0.46.1")
 	c.join("hoarder")
 	c.send(`464-["chat:message",{"_placeholder":true,"num":0}]`)
-	if !c.closedWithin(2 * time.Second) {
+	if !c.ClosedWithin(2 * time.Second) {
 		t.Fatal("64 announced attachments accepted")
 	}
 	c = dialWS(t, in, "127.0.46.2")
@@ -93,9 +93,9 @@ func TestAttachmentsHeld(t *testing.T) {
 	mb := make([]byte, 600_000)
 	closed := false
 	for i := 0; i < 9 && !closed; i++ {
-		closed = c.sendBinary(mb) != nil
+		closed = c.SendBinary(mb) != nil
 	}
-	if !closed && !c.closedWithin(2*time.Second) {
+	if !closed && !c.ClosedWithin(2*time.Second) {
 		t.Fatal("9 held attachments of 600 KB accepted")
 	}
 	if rss := vmRSS(t, in.pid); rss > 150<<20 {

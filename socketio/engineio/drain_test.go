@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 // A drain spreads its closes over the window: the k-th connection to
@@ -29,7 +31,7 @@ func TestDrainSpreadsTheClosesOverTheWindow(t *testing.T) {
 	start := time.Now()
 	drained := make(chan error, 1)
 	go func() { drained <- h.srv.Drain(ctx, window) }()
-	eventually(t, "handshakes refused", func() bool { return h.srv.refusing() })
+	testwait.For(t, "handshakes refused", func() bool { return h.srv.refusing() })
 	res := h.get("")
 	expectError(t, res, http.StatusServiceUnavailable, errBadRequest)
 	if res.body != `{"code":3,"message":"Server shutting down"}` {
@@ -71,7 +73,7 @@ func TestDrainSpreadsTheClosesOverTheWindow(t *testing.T) {
 			break
 		}
 	}
-	eventually(t, "no connection left", func() bool { return h.srv.Len() == 0 })
+	testwait.For(t, "no connection left", func() bool { return h.srv.Len() == 0 })
 }
 
 // The message a connection is handling when its turn comes is answered
@@ -86,7 +88,7 @@ func TestDrainAnswersTheMessageInFlight(t *testing.T) {
 		r.conn.Send(Message{Data: append([]byte("answer to "), data...)})
 	}
 	r.handle.Store(&handle)
-	c.send("4question")
+	c.Send("4question")
 	select {
 	case <-entered:
 	case <-time.After(waitFor):
@@ -97,8 +99,8 @@ func TestDrainAnswersTheMessageInFlight(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	r.stillOpen(t) // the drain waits for the handler
 	close(release)
-	c.expect("4answer to question")
-	c.expectClosed()
+	c.Expect("4answer to question")
+	c.ExpectClosed(nil)
 	r.closedWith(t, ReasonServerShutdown)
 	if err := <-drained; err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
+	"github.com/globalchat/globalchat/internal/testwait"
+	"github.com/globalchat/globalchat/internal/wstest"
 )
 
 // waitFor bounds every wait of these tests: long enough for a loaded
@@ -268,18 +267,6 @@ func (h *harness) conn(sid string) *Conn {
 	return c
 }
 
-// eventually polls cond until it holds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // pendingGet starts a poll and returns where its response will arrive once
 // the server holds it.
 func (h *harness) pendingGet(sid string) <-chan response {
@@ -296,7 +283,7 @@ func (h *harness) pendingGet(sid string) <-chan response {
 		ch <- response{res.StatusCode, string(b), res.Header}
 	}()
 	c := h.conn(sid)
-	eventually(h.t, "the poll to be pending", func() bool {
+	testwait.For(h.t, "the poll to be pending", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.polling
@@ -315,33 +302,22 @@ func receive(t *testing.T, ch <-chan response) response {
 	}
 }
 
-// wsClient is a raw WebSocket client.
+// wsClient is a raw WebSocket client, its connection at hand for the
+// tests that write frames of their own.
 type wsClient struct {
-	t    *testing.T
+	*wstest.Conn
 	conn net.Conn
-	rw   io.ReadWriter
+	rw   io.Reader
 }
 
 // dial opens a WebSocket to the server; sid may be empty and header nil.
 func (h *harness) dial(sid string, header http.Header) (*wsClient, error) {
-	d := ws.Dialer{Timeout: waitFor}
-	if header != nil {
-		d.Header = ws.HandshakeHeaderHTTP(header)
-	}
 	u := "ws" + strings.TrimPrefix(h.url("websocket", sid), "http")
-	conn, br, _, err := d.Dial(context.Background(), u)
+	c, err := wstest.Dial(h.t, u, wstest.Options{Header: header, Wait: waitFor})
 	if err != nil {
 		return nil, err
 	}
-	h.t.Cleanup(func() { conn.Close() })
-	var r io.Reader = conn
-	if br != nil {
-		r = br // bytes the server sent right behind its handshake
-	}
-	return &wsClient{t: h.t, conn: conn, rw: struct {
-		io.Reader
-		io.Writer
-	}{r, conn}}, nil
+	return &wsClient{Conn: c, conn: c.Net(), rw: c.Reader()}, nil
 }
 
 // mustDial dials and reads the open packet of a new session.
@@ -351,68 +327,6 @@ func (h *harness) mustDial() (*wsClient, handshakeData, *recorder) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	open := parseOpen(h.t, c.expectText())
+	open := parseOpen(h.t, c.ExpectText())
 	return c, open, h.accept()
-}
-
-// read reads the next data message; control frames are handled.
-func (c *wsClient) read() ([]byte, ws.OpCode, error) {
-	c.conn.SetReadDeadline(time.Now().Add(waitFor))
-	return wsutil.ReadServerData(c.rw)
-}
-
-func (c *wsClient) expectText() string {
-	c.t.Helper()
-	b, op, err := c.read()
-	if err != nil || op != ws.OpText {
-		c.t.Fatalf("read: %v (op %v)", err, op)
-	}
-	return string(b)
-}
-
-func (c *wsClient) expect(want string) {
-	c.t.Helper()
-	if got := c.expectText(); got != want {
-		c.t.Fatalf("received %q, want %q", got, want)
-	}
-}
-
-func (c *wsClient) send(text string) {
-	c.t.Helper()
-	if err := wsutil.WriteClientText(c.conn, []byte(text)); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// expectCloseStatus reads until a close frame, which must carry status.
-func (c *wsClient) expectCloseStatus(status ws.StatusCode) {
-	c.t.Helper()
-	for {
-		_, _, err := c.read()
-		var closed wsutil.ClosedError
-		switch {
-		case errors.As(err, &closed):
-			if closed.Code != status {
-				c.t.Fatalf("closed with %d %q, want %d", closed.Code, closed.Reason, status)
-			}
-			return
-		case err != nil:
-			c.t.Fatalf("no close frame (want %d): %v", status, err)
-		}
-	}
-}
-
-// expectClosed reads until the server ends the connection.
-func (c *wsClient) expectClosed() {
-	c.t.Helper()
-	for {
-		_, _, err := c.read()
-		var ne net.Error
-		switch {
-		case errors.As(err, &ne) && ne.Timeout():
-			c.t.Fatal("connection not closed")
-		case err != nil:
-			return
-		}
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 func TestClientAddr(t *testing.T) {
@@ -118,7 +120,7 @@ func TestPerAddressLimit(t *testing.T) {
 	}
 	h.accept()
 	h.post(sids[0], "1") // the client closes one: its place is free again
-	eventually(t, "slot freed", func() bool { return h.handshakeFrom("192.0.2.1").status == http.StatusOK })
+	testwait.For(t, "slot freed", func() bool { return h.handshakeFrom("192.0.2.1").status == http.StatusOK })
 }
 
 func TestHandshakeRateLimit(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 // refusals records what a server reports through Options.Refused.
@@ -47,8 +49,8 @@ func upgraded(t *testing.T, h *harness) (string, *recorder, *wsClient) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.send("2probe")
-	c.send("5")
+	c.Send("2probe")
+	c.Send("5")
 	return sid, r, c
 }
 
@@ -58,8 +60,8 @@ func TestPollingRightAfterUpgradeIsRefused(t *testing.T) {
 	sid, r, c := upgraded(t, h)
 	expectError(t, h.get(sid), http.StatusBadRequest, errBadRequest)
 	expectError(t, h.post(sid, "4x"), http.StatusBadRequest, errBadRequest)
-	c.expect("3probe")
-	c.send("4hello")
+	c.Expect("3probe")
+	c.Send("4hello")
 	if m := r.message(t); string(m.Data) != "hello" {
 		t.Fatalf("received %q", m.Data)
 	}
@@ -71,14 +73,14 @@ func TestPollingRightAfterUpgradeIsRefused(t *testing.T) {
 func TestSecondWebSocketAfterUpgradeIsClosed(t *testing.T) {
 	h := newHarness(t, Options{})
 	sid, r, c := upgraded(t, h)
-	c.expect("3probe")
-	eventually(t, "the transport to switch", func() bool { return r.conn.Transport() == "websocket" })
+	c.Expect("3probe")
+	testwait.For(t, "the transport to switch", func() bool { return r.conn.Transport() == "websocket" })
 	second, err := h.dial(sid, nil)
 	if err != nil {
 		t.Fatalf("second WebSocket refused at the handshake: %v", err)
 	}
-	second.expectCloseStatus(ws.StatusNormalClosure)
-	c.send("4hello")
+	second.ExpectCloseStatus(ws.StatusNormalClosure)
+	c.Send("4hello")
 	if m := r.message(t); string(m.Data) != "hello" {
 		t.Fatalf("received %q", m.Data)
 	}
@@ -93,7 +95,7 @@ func TestSecondWebSocketDuringUpgradeIsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the upgrade to start", func() bool {
+	testwait.For(t, "the upgrade to start", func() bool {
 		r.conn.mu.Lock()
 		defer r.conn.mu.Unlock()
 		return r.conn.upgrading
@@ -102,11 +104,11 @@ func TestSecondWebSocketDuringUpgradeIsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second WebSocket refused at the handshake: %v", err)
 	}
-	second.expectCloseStatus(ws.StatusNormalClosure)
-	c.send("2probe")
-	c.expect("3probe")
-	c.send("5")
-	eventually(t, "the transport to switch", func() bool { return r.conn.Transport() == "websocket" })
+	second.ExpectCloseStatus(ws.StatusNormalClosure)
+	c.Send("2probe")
+	c.Expect("3probe")
+	c.Send("5")
+	testwait.For(t, "the transport to switch", func() bool { return r.conn.Transport() == "websocket" })
 }
 
 // suite: "successfully upgrades": a GET sent after the probe's answer, and
@@ -118,11 +120,11 @@ func TestPollAfterProbeGetsNoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.send("2probe")
-	c.expect("3probe")
+	c.Send("2probe")
+	c.Expect("3probe")
 	h.expectGet(sid, "6")
-	c.send("5")
-	c.send("4hello")
+	c.Send("5")
+	c.Send("4hello")
 	if m := r.message(t); string(m.Data) != "hello" {
 		t.Fatalf("received %q", m.Data)
 	}
@@ -195,9 +197,9 @@ func TestWebSocketTooBigClosesWith1009(t *testing.T) {
 			c, _, r := h.mustDial()
 			r.conn.Send(Message{Data: []byte("dropped")}) // may leave before the close, or not
 			c.conn.Write(frame)
-			c.expectCloseStatus(ws.StatusMessageTooBig)
+			c.ExpectCloseStatus(ws.StatusMessageTooBig)
 			r.closedWith(t, ReasonTransportError)
-			eventually(t, "the session to go", func() bool { return h.srv.Len() == 0 })
+			testwait.For(t, "the session to go", func() bool { return h.srv.Len() == 0 })
 			if len(r.msgs) != 0 {
 				t.Fatal("an oversize message was delivered")
 			}
@@ -213,7 +215,7 @@ func TestWebSocketTooBigCloseSurvivesTheRest(t *testing.T) {
 	c, _, r := h.mustDial()
 	big := ws.MustCompileFrame(ws.MaskFrame(ws.NewTextFrame(bytes.Repeat([]byte("4"), 1<<20))))
 	go c.conn.Write(big)
-	c.expectCloseStatus(ws.StatusMessageTooBig)
+	c.ExpectCloseStatus(ws.StatusMessageTooBig)
 	r.closedWith(t, ReasonTransportError)
 }
 
@@ -247,7 +249,7 @@ func TestWebSocketControlFrameLimits(t *testing.T) {
 			h := newHarness(t, Options{Refused: rs.hook})
 			c, _, r := h.mustDial()
 			go c.conn.Write(frame)
-			c.expectCloseStatus(ws.StatusProtocolError)
+			c.ExpectCloseStatus(ws.StatusProtocolError)
 			r.closedWith(t, ReasonTransportError)
 			rs.expect(t, RefusedControlFrame)
 		})
@@ -264,8 +266,8 @@ func TestProbeTooBigClosesOnlyTheProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.send("2probe" + strings.Repeat("x", 64))
-	c.expectCloseStatus(ws.StatusMessageTooBig)
+	c.Send("2probe" + strings.Repeat("x", 64))
+	c.ExpectCloseStatus(ws.StatusMessageTooBig)
 	rs.expect(t, RefusedTooBig)
 	h.post(sid, "2")
 	h.expectGet(sid, "3")
@@ -313,9 +315,9 @@ func TestPingsKeepToTheInterval(t *testing.T) {
 	c, _, r := h.mustDial()
 	start := time.Now()
 	for range 3 {
-		c.expect("2")
+		c.Expect("2")
 		time.Sleep(interval / 2) // a slow pong
-		c.send("3")
+		c.Send("3")
 	}
 	if took := time.Since(start); took > 3*interval+interval {
 		t.Fatalf("3 pings took %v, want about %v (not %v: the pong's delay added each time)", took, 3*interval+interval/2, 4*interval+interval/2)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 func TestRequestErrors(t *testing.T) {
@@ -123,7 +125,7 @@ func TestPollingConcurrentPost(t *testing.T) {
 	fmt.Fprintf(raw, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\n4abc",
 		path, h.ts.Listener.Addr())
 	c := h.conn(sid)
-	eventually(t, "the first POST to be read", func() bool {
+	testwait.For(t, "the first POST to be read", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.posting
@@ -271,7 +273,7 @@ func TestWebSocketHandshake(t *testing.T) {
 func TestWebSocketMessages(t *testing.T) {
 	h := newHarness(t, Options{})
 	c, _, r := h.mustDial()
-	c.send("4hello")
+	c.Send("4hello")
 	if err := wsutil.WriteClientBinary(c.conn, []byte{1, 2, 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -283,17 +285,17 @@ func TestWebSocketMessages(t *testing.T) {
 			t.Fatalf("received %+v, want %+v", m, want)
 		}
 	}
-	c.send("2")
-	c.expect("3")
+	c.Send("2")
+	c.Expect("3")
 
 	// Frames queued together leave in one write.
 	before := h.writes.Load()
 	r.conn.Send(Message{Data: []byte("a")}, Message{Data: []byte{9, 8}, Binary: true}, Message{Data: []byte("c")})
-	c.expect("4a")
-	if b, op, err := c.read(); err != nil || op != ws.OpBinary || !bytes.Equal(b, []byte{9, 8}) {
+	c.Expect("4a")
+	if b, op, err := c.Read(); err != nil || op != ws.OpBinary || !bytes.Equal(b, []byte{9, 8}) {
 		t.Fatalf("binary frame: %v %v %v", b, op, err)
 	}
-	c.expect("4c")
+	c.Expect("4c")
 	if n := h.writes.Load() - before; n != 1 {
 		t.Fatalf("3 queued frames took %d writes", n)
 	}
@@ -304,10 +306,10 @@ func TestWebSocketInvalidPacket(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", text), func(t *testing.T) {
 			h := newHarness(t, Options{})
 			c, _, r := h.mustDial()
-			c.send(text)
-			c.expectClosed()
+			c.Send(text)
+			c.ExpectClosed(nil)
 			r.closedWith(t, ReasonParseError)
-			eventually(t, "the session to go", func() bool { return h.srv.Len() == 0 })
+			testwait.For(t, "the session to go", func() bool { return h.srv.Len() == 0 })
 		})
 	}
 }
@@ -323,9 +325,9 @@ func TestWebSocketBadFrames(t *testing.T) {
 			h := newHarness(t, Options{MaxPayload: 64})
 			c, _, r := h.mustDial()
 			c.conn.Write(frame)
-			c.expectClosed()
+			c.ExpectClosed(nil)
 			r.closedWith(t, ReasonTransportClose)
-			eventually(t, "the session to go", func() bool { return h.srv.Len() == 0 })
+			testwait.For(t, "the session to go", func() bool { return h.srv.Len() == 0 })
 			if len(r.msgs) != 0 {
 				t.Fatal("a bad frame was delivered")
 			}
@@ -337,30 +339,30 @@ func TestWebSocketMaxPayload(t *testing.T) {
 	h := newHarness(t, Options{MaxPayload: 64})
 	c, _, r := h.mustDial()
 	fits := "4" + strings.Repeat("a", 63)
-	c.send(fits)
+	c.Send(fits)
 	if m := r.message(t); string(m.Data) != fits[1:] {
 		t.Fatalf("received %q", m.Data)
 	}
-	c.send(fits + "a")
-	c.expectCloseStatus(ws.StatusMessageTooBig)
+	c.Send(fits + "a")
+	c.ExpectCloseStatus(ws.StatusMessageTooBig)
 	r.closedWith(t, ReasonTransportError)
 }
 
 func TestWebSocketPingTimeout(t *testing.T) {
 	h := newHarness(t, Options{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond})
 	c, _, r := h.mustDial()
-	c.expect("2")
-	c.expectClosed()
+	c.Expect("2")
+	c.ExpectClosed(nil)
 	r.closedWith(t, ReasonPingTimeout)
-	eventually(t, "the session to go", func() bool { return h.srv.Len() == 0 })
+	testwait.For(t, "the session to go", func() bool { return h.srv.Len() == 0 })
 }
 
 func TestWebSocketHeartbeat(t *testing.T) {
 	h := newHarness(t, Options{PingInterval: 30 * time.Millisecond, PingTimeout: time.Second})
 	c, _, r := h.mustDial()
 	for range 5 {
-		c.expect("2")
-		c.send("3")
+		c.Expect("2")
+		c.Send("3")
 	}
 	r.stillOpen(t)
 	// A WebSocket ping is answered with a pong, outside Engine.IO.
@@ -382,7 +384,7 @@ func TestWebSocketHeartbeat(t *testing.T) {
 			return
 		}
 		if string(payload) == "2" {
-			c.send("3")
+			c.Send("3")
 		}
 	}
 }
@@ -390,10 +392,10 @@ func TestWebSocketHeartbeat(t *testing.T) {
 func TestWebSocketClientClose(t *testing.T) {
 	h := newHarness(t, Options{})
 	c, _, r := h.mustDial()
-	c.send("1")
-	c.expectClosed()
+	c.Send("1")
+	c.ExpectClosed(nil)
 	r.closedWith(t, ReasonTransportClose)
-	eventually(t, "the session to go", func() bool { return h.srv.Len() == 0 })
+	testwait.For(t, "the session to go", func() bool { return h.srv.Len() == 0 })
 }
 
 func TestWebSocketServerClose(t *testing.T) {
@@ -401,8 +403,8 @@ func TestWebSocketServerClose(t *testing.T) {
 	c, _, r := h.mustDial()
 	r.conn.Send(Message{Data: []byte("last")})
 	r.conn.Close(ReasonForcedClose)
-	c.expect("4last")
-	_, _, err := c.read()
+	c.Expect("4last")
+	_, _, err := c.Read()
 	var closed wsutil.ClosedError
 	if !errors.As(err, &closed) || closed.Code != ws.StatusNormalClosure {
 		t.Fatalf("after the last message: %v, want a close frame", err)
@@ -434,8 +436,8 @@ func TestSlowClient(t *testing.T) {
 	if err := r.conn.Send(big); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Send after the close: %v", err)
 	}
-	eventually(t, "the session to go", func() bool { return h.srv.Len() == 0 })
-	c.expectClosed()
+	testwait.For(t, "the session to go", func() bool { return h.srv.Len() == 0 })
+	c.ExpectClosed(nil)
 }
 
 func TestPollingSlowClient(t *testing.T) {
@@ -514,27 +516,27 @@ func TestUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.conn.Send(Message{Data: []byte("during")}) // still for polling
-	c.send("2probe")
-	c.expect("3probe")
+	c.Send("2probe")
+	c.Expect("3probe")
 	if res := receive(t, pending); res.status != 200 || res.body != "4during" {
 		t.Fatalf("pending GET: %d %q", res.status, res.body)
 	}
 	// The next poll is ended with a noop, so the client can pause.
 	h.expectGet(sid, "6")
-	c.send("5")
-	eventually(t, "the transport to switch", func() bool { return r.conn.Transport() == "websocket" })
+	c.Send("5")
+	testwait.For(t, "the transport to switch", func() bool { return r.conn.Transport() == "websocket" })
 
 	r.conn.Send(Message{Data: []byte("over ws")})
-	c.expect("4over ws")
-	c.send("4from ws")
+	c.Expect("4over ws")
+	c.Send("4from ws")
 	if m := r.message(t); string(m.Data) != "from ws" {
 		t.Fatalf("received %q", m.Data)
 	}
 	expectError(t, h.get(sid), 400, errBadRequest)
 	expectError(t, h.post(sid, "4x"), 400, errBadRequest)
 	r.stillOpen(t)
-	c.send("1")
-	c.expectClosed()
+	c.Send("1")
+	c.ExpectClosed(nil)
 	r.closedWith(t, ReasonTransportClose)
 }
 
@@ -546,15 +548,15 @@ func TestUpgradePendingGetGetsNoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.send("2probe")
-	c.expect("3probe")
+	c.Send("2probe")
+	c.Expect("3probe")
 	if res := receive(t, pending); res.status != 200 || res.body != "6" {
 		t.Fatalf("pending GET: %d %q, want a noop", res.status, res.body)
 	}
-	c.send("5")
-	eventually(t, "the transport to switch", func() bool { return r.conn.Transport() == "websocket" })
-	c.send("2")
-	c.expect("3")
+	c.Send("5")
+	testwait.For(t, "the transport to switch", func() bool { return r.conn.Transport() == "websocket" })
+	c.Send("2")
+	c.Expect("3")
 }
 
 func TestUpgradeBadProbe(t *testing.T) {
@@ -564,8 +566,8 @@ func TestUpgradeBadProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.send("2nope")
-	c.expectClosed()
+	c.Send("2nope")
+	c.ExpectClosed(nil)
 	// The session goes on over polling.
 	r.stillOpen(t)
 	h.post(sid, "2")
@@ -587,7 +589,7 @@ func TestShutdown(t *testing.T) {
 	rp.closedWith(t, ReasonServerShutdown)
 	rw.closedWith(t, ReasonServerShutdown)
 	h.expectGet(sid, "1")
-	c.expectClosed()
+	c.ExpectClosed(nil)
 	expectError(t, h.get(""), http.StatusServiceUnavailable, errBadRequest)
 	if _, err := h.dial("", nil); !isStatus(err, http.StatusServiceUnavailable) {
 		t.Fatalf("websocket after shutdown: %v", err)
@@ -654,7 +656,7 @@ func TestWriteDelayCoalescesAFastStream(t *testing.T) {
 	before := h.writes.Load()
 	start := time.Now()
 	r.conn.Send(Message{Data: []byte("first"), Defer: true})
-	c.expect("4first")
+	c.Expect("4first")
 	if took := time.Since(start); took > delay/2 {
 		t.Fatalf("a quiet connection's message waited %v", took)
 	}
@@ -663,7 +665,7 @@ func TestWriteDelayCoalescesAFastStream(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	for _, m := range []string{"4a", "4b", "4c", "4d"} {
-		c.expect(m)
+		c.Expect(m)
 	}
 	if n := h.writes.Load() - before; n != 2 {
 		t.Fatalf("%d writes, want 2: the first message, then the four together", n)
@@ -681,15 +683,15 @@ func TestWriteDelayUrgentMessageLeavesAtOnce(t *testing.T) {
 	c, _, r := h.mustDial()
 	time.Sleep(2 * delay)
 	r.conn.Send(Message{Data: []byte("first"), Defer: true})
-	c.expect("4first")
+	c.Expect("4first")
 
 	before := h.writes.Load()
 	start := time.Now()
 	r.conn.Send(Message{Data: []byte("waits"), Defer: true})
 	time.Sleep(20 * time.Millisecond)
 	r.conn.Send(Message{Data: []byte("ack")})
-	c.expect("4waits")
-	c.expect("4ack")
+	c.Expect("4waits")
+	c.Expect("4ack")
 	if took := time.Since(start); took > delay/2 {
 		t.Fatalf("the urgent message took %v, want well under the delay (%v)", took, delay)
 	}
@@ -711,7 +713,7 @@ func TestWriteDelayGrowsWithTheRate(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		for i := range 500 {
-			c.expect(fmt.Sprint("4", i))
+			c.Expect(fmt.Sprint("4", i))
 		}
 		return h.writes.Load() - before
 	}
@@ -735,7 +737,7 @@ func TestWriteDelayBoundsTheWriteRate(t *testing.T) {
 		time.Sleep(gap)
 	}
 	for i := range frames {
-		c.expect(fmt.Sprint("4", i))
+		c.Expect(fmt.Sprint("4", i))
 	}
 	// The moving average takes a few writes to find the rate.
 	limit := int64(time.Since(start).Seconds()*maxWriteRate*1.2) + 10

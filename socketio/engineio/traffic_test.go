@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 // countTraffic is a Traffic for tests.
@@ -76,16 +78,16 @@ func TestTrafficCountsPayloads(t *testing.T) {
 	}
 
 	c, open, wrec := h.mustDial()
-	c.send("4ping me")
+	c.Send("4ping me")
 	wrec.message(t)
 	wrec.conn.Send(Message{Data: []byte("pong"), Emitted: time.Now().UnixNano()}, Message{Data: []byte{1, 2}, Binary: true})
-	c.expect("4pong")
-	c.read()
+	c.Expect("4pong")
+	c.Read()
 	openLen := len(h.srv.openPacket(open.SID, false)) + 1
-	eventually(t, "websocket counts", func() bool {
+	testwait.For(t, "websocket counts", func() bool {
 		g := tr.get()
 		return g.in[1] == len("4ping me") && g.out[1] == openLen+len("4pong")+2 && g.pktOut[1] == 3 && g.delivered == 1
 	})
 	wrec.conn.Close(ReasonServerShutdown)
-	eventually(t, "closed", func() bool { return tr.get().closed == 1 })
+	testwait.For(t, "closed", func() bool { return tr.get().closed == 1 })
 }
