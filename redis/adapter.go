@@ -43,7 +43,7 @@ type Adapter struct {
 	started bool
 	closed  bool
 	cancel  context.CancelFunc
-	ps      *goredis.PubSub
+	sub     *subscription
 }
 
 // NewAdapter returns an Adapter on client.
@@ -94,67 +94,28 @@ func (a *Adapter) Start(ctx context.Context, deliver func(socketio.Broadcast)) e
 	a.started = true
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	subscribed := make(chan struct{})
+	var once sync.Once
+	a.sub = &subscription{
+		client: a.client, channels: a.channels, timeout: a.opts.Timeout, log: a.log, who: "redis adapter",
+		subscribed: func(context.Context) error {
+			once.Do(func() { close(subscribed) })
+			return nil
+		},
+		message: func(_ context.Context, payload string) error {
+			a.receive(payload, deliver)
+			return nil
+		},
+	}
 	a.mu.Unlock()
 
-	subscribed := make(chan struct{})
-	go a.run(runCtx, deliver, subscribed)
+	go a.sub.run(runCtx)
 	select {
 	case <-subscribed:
 		return nil
 	case <-ctx.Done():
 		a.Close()
 		return fmt.Errorf("redis: adapter not subscribed: %w", unavailable("subscribe", ctx.Err()))
-	}
-}
-
-func (a *Adapter) run(ctx context.Context, deliver func(socketio.Broadcast), subscribed chan struct{}) {
-	var once sync.Once
-	onSubscribed := func() { once.Do(func() { close(subscribed) }) }
-	backoff := minBackoff
-	for {
-		ok, err := a.session(ctx, deliver, onSubscribed)
-		if ctx.Err() != nil {
-			return
-		}
-		if ok {
-			backoff = minBackoff
-		}
-		a.log.Warn("redis adapter: subscription lost, reconnecting", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
-}
-
-// session reads one subscription until it fails; ok says whether it got
-// as far as subscribing.
-func (a *Adapter) session(ctx context.Context, deliver func(socketio.Broadcast), onSubscribed func()) (ok bool, err error) {
-	ps := a.client.Subscribe(ctx, a.channels...)
-	if !a.setPubSub(ps) {
-		ps.Close()
-		return false, errors.New("redis: adapter closed")
-	}
-	defer func() {
-		a.setPubSub(nil)
-		ps.Close()
-	}()
-	for {
-		m, err := nextMessage(ctx, ps, a.opts.Timeout, "redis adapter")
-		if err != nil {
-			return ok, err
-		}
-		switch m := m.(type) {
-		case *goredis.Subscription:
-			if m.Kind == "subscribe" && m.Count == len(a.channels) {
-				ok = true
-				onSubscribed()
-			}
-		case *goredis.Message:
-			a.receive(m.Payload, deliver)
-		}
 	}
 }
 
@@ -170,16 +131,6 @@ func (a *Adapter) receive(payload string, deliver func(socketio.Broadcast)) {
 	deliver(b)
 }
 
-func (a *Adapter) setPubSub(ps *goredis.PubSub) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed && ps != nil {
-		return false
-	}
-	a.ps = ps
-	return true
-}
-
 // Close implements socketio.Adapter: it stops publishing and delivering.
 // It does not wait for a deliver call in progress, so deliver may close
 // the adapter.
@@ -190,8 +141,8 @@ func (a *Adapter) Close() error {
 		return nil
 	}
 	a.closed = true
-	if a.ps != nil {
-		a.ps.Close()
+	if a.sub != nil {
+		a.sub.stop()
 	}
 	cancel := a.cancel
 	a.mu.Unlock()

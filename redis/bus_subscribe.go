@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,14 +15,8 @@ import (
 	"github.com/globalchat/globalchat"
 )
 
-const (
-	// pubsubHealth is how long a subscription may stay silent before it
-	// is pinged; a ping unanswered for as long ends the connection.
-	pubsubHealth = 5 * time.Second
-	minBackoff   = 100 * time.Millisecond
-	maxBackoff   = 5 * time.Second
-	catchUpPage  = 500
-)
+// catchUpPage is how many messages a catch-up reads at once.
+const catchUpPage = 500
 
 // Subscribe implements globalchat.Bus. It starts one goroutine that reads
 // global-chat:messages and calls handler, one call at a time, in seq
@@ -42,10 +34,15 @@ func (b *Bus) Subscribe(after int64, handler func(globalchat.Message)) {
 		return
 	}
 	s := &subscriber{bus: b, handler: handler, after: after, ready: make(chan struct{})}
+	s.sub = &subscription{
+		client: b.client, channels: []string{channelMessages}, timeout: b.timeout, log: b.log, who: "redis bus",
+		prepare: s.prepare, subscribed: s.resume, message: s.receive,
+		ended: func() { s.live.Store(false) },
+	}
 	b.sub = s
 	b.mu.Unlock()
 
-	go s.run()
+	go s.sub.run(b.ctx)
 	select {
 	case <-s.ready:
 	case <-time.After(2 * b.timeout):
@@ -86,82 +83,25 @@ func (b *Bus) waitReady(ctx context.Context) error {
 }
 
 // subscriber delivers the messages of global-chat:messages to a handler.
-// last and started belong to its goroutine.
+// last and started belong to its subscription's goroutine.
 type subscriber struct {
 	bus     *Bus
+	sub     *subscription
 	handler func(globalchat.Message)
 	after   int64         // Subscribe's start point (< 0: the room's seq)
 	ready   chan struct{} // closed once last is known
 	started bool
 	last    int64       // seq of the last message delivered
 	live    atomic.Bool // subscribed and caught up
-
-	mu      sync.Mutex
-	ps      *goredis.PubSub
-	stopped bool
 }
 
-// run keeps a subscription open until the bus closes, reconnecting with
-// backoff.
-func (s *subscriber) run() {
-	backoff := minBackoff
-	for {
-		subscribed, err := s.session()
-		if s.bus.ctx.Err() != nil {
-			return
-		}
-		if subscribed {
-			backoff = minBackoff
-		}
-		s.bus.log.Warn("redis bus: subscription lost, reconnecting", "err", err, "in", backoff)
-		select {
-		case <-s.bus.ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
+// prepare runs before each subscribe: the first time, it finds where the
+// subscriber starts.
+func (s *subscriber) prepare(ctx context.Context) error {
+	if s.started {
+		return nil
 	}
-}
-
-// session reads one subscription until it fails; subscribed says whether
-// it got as far as subscribing.
-func (s *subscriber) session() (subscribed bool, err error) {
-	ctx := s.bus.ctx
-	if !s.started {
-		if err := s.start(ctx); err != nil {
-			return false, err
-		}
-	}
-	ps := s.bus.client.Subscribe(ctx, channelMessages)
-	if !s.setPubSub(ps) {
-		ps.Close()
-		return false, errBusClosed
-	}
-	defer func() {
-		s.live.Store(false)
-		s.setPubSub(nil)
-		ps.Close()
-	}()
-	for {
-		m, err := nextMessage(ctx, ps, s.bus.timeout, "redis bus")
-		if err != nil {
-			return subscribed, err
-		}
-		switch m := m.(type) {
-		case *goredis.Subscription:
-			if m.Kind == "subscribe" {
-				subscribed = true
-				if err := s.resume(ctx); err != nil {
-					return subscribed, err
-				}
-				s.live.Store(true)
-			}
-		case *goredis.Message:
-			if err := s.receive(ctx, m.Payload); err != nil {
-				return subscribed, err
-			}
-		}
-	}
+	return s.start(ctx)
 }
 
 // start reads where the subscriber starts: after Subscribe's start point
@@ -188,7 +128,8 @@ func (s *subscriber) start(ctx context.Context) error {
 // resume runs once subscribed. A Redis that restarted empty counts from
 // zero again: raising its counter to the last seq delivered here keeps
 // numbers from being reused. Then whatever was published while this
-// subscriber was not subscribed is in the cache: it is delivered first.
+// subscriber was not subscribed is in the cache: it is delivered first,
+// and the subscriber is live.
 func (s *subscriber) resume(ctx context.Context) error {
 	c, cancel := withTimeout(ctx, s.bus.timeout)
 	err := s.bus.ensure.Run(c, s.bus.client, []string{keySeq, keyRecent}, s.last).Err()
@@ -196,7 +137,11 @@ func (s *subscriber) resume(ctx context.Context) error {
 	if err != nil {
 		return unavailable("resume", err)
 	}
-	return s.catchUp(ctx, 0)
+	if err := s.catchUp(ctx, 0); err != nil {
+		return err
+	}
+	s.live.Store(true)
+	return nil
 }
 
 // receive delivers one published message: nothing if it was delivered
@@ -340,55 +285,5 @@ func (s *subscriber) deliver(m globalchat.Message) {
 	raise(&s.bus.floor, m.Seq)
 }
 
-// setPubSub records the open subscription so that stop can close it; it
-// returns false once stopped.
-func (s *subscriber) setPubSub(ps *goredis.PubSub) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped && ps != nil {
-		return false
-	}
-	s.ps = ps
-	return true
-}
-
-// stop ends the subscription: closing it unblocks the reading goroutine.
-func (s *subscriber) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopped = true
-	if s.ps != nil {
-		s.ps.Close()
-	}
-}
-
-// nextMessage returns a subscription's next message. A silence of
-// pubsubHealth is answered with a PING; a second one means the connection
-// is dead (a half-open TCP connection would otherwise never tell).
-func nextMessage(ctx context.Context, ps *goredis.PubSub, timeout time.Duration, who string) (any, error) {
-	pinged := false
-	for {
-		m, err := ps.ReceiveTimeout(ctx, pubsubHealth)
-		if err == nil {
-			return m, nil
-		}
-		if !isTimeout(err) || ctx.Err() != nil {
-			return nil, err
-		}
-		if pinged {
-			return nil, errors.New(who + ": no answer to ping")
-		}
-		c, cancel := withTimeout(ctx, timeout)
-		err = ps.Ping(c)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-		pinged = true
-	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
+// stop ends the subscription.
+func (s *subscriber) stop() { s.sub.stop() }

@@ -217,10 +217,7 @@ func TestGapFilledFromTheStore(t *testing.T) {
 	admin := client(t, srv)
 	// Cut the subscriber off, publish more than the cache keeps, drop the
 	// spool (as drained), and let it come back.
-	sub.sub.stop()
-	sub.sub.mu.Lock()
-	sub.sub.stopped = false
-	sub.sub.mu.Unlock()
+	sub.sub.sub.cut()
 	publish(3, 20)
 	admin.Del(ctxT(t), keySpool)
 	publish(20, 21)
@@ -261,5 +258,15 @@ func TestSubscribeStartsAfterTheGivenSeq(t *testing.T) {
 	rec.WaitN(t, 7, 5*time.Second)
 	if got, want := bustest.Seqs(rec.Messages()), []int64{3, 4, 5, 6, 7, 8, 9}; !slices.Equal(got, want) {
 		t.Fatalf("delivered %v, want %v", got, want)
+	}
+}
+
+// cut closes the subscription's connection, as a network failure does:
+// the subscription opens another.
+func (s *subscription) cut() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ps != nil {
+		s.ps.Close()
 	}
 }
