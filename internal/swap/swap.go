@@ -14,41 +14,47 @@ import (
 	"github.com/globalchat/globalchat/socketio"
 )
 
+// current is the implementation a forwarder forwards to.
+type current[T any] struct{ p atomic.Pointer[T] }
+
+func (c *current[T]) get() T { return *c.p.Load() }
+
+func (c *current[T]) set(v T) { c.p.Store(&v) }
+
+// Swap makes next current and returns the previous one, which the caller
+// closes if it must.
+func (c *current[T]) Swap(next T) (previous T) { return *c.p.Swap(&next) }
+
 // Presence forwards to the current presence.
-type Presence struct {
-	cur atomic.Pointer[globalchat.Presence]
-}
+type Presence struct{ current[globalchat.Presence] }
 
 var _ globalchat.Presence = (*Presence)(nil)
 
 // NewPresence returns a Presence forwarding to p.
 func NewPresence(p globalchat.Presence) *Presence {
 	s := &Presence{}
-	s.cur.Store(&p)
+	s.set(p)
 	return s
 }
 
-// Swap makes next current and returns the previous one.
-func (s *Presence) Swap(next globalchat.Presence) globalchat.Presence { return *s.cur.Swap(&next) }
-
 // Add implements globalchat.Presence.
 func (s *Presence) Add(ctx context.Context, c globalchat.Conn) (bool, int, error) {
-	return (*s.cur.Load()).Add(ctx, c)
+	return s.get().Add(ctx, c)
 }
 
 // Remove implements globalchat.Presence.
 func (s *Presence) Remove(ctx context.Context, socketID string) (globalchat.User, bool, int, bool, error) {
-	return (*s.cur.Load()).Remove(ctx, socketID)
+	return s.get().Remove(ctx, socketID)
 }
 
 // Online implements globalchat.Presence.
 func (s *Presence) Online(ctx context.Context, limit int) (int, []globalchat.User, error) {
-	return (*s.cur.Load()).Online(ctx, limit)
+	return s.get().Online(ctx, limit)
 }
 
 // RateLimiter forwards to the current limiter.
 type RateLimiter struct {
-	cur atomic.Pointer[globalchat.RateLimiter]
+	current[globalchat.RateLimiter]
 }
 
 var _ globalchat.RateLimiter = (*RateLimiter)(nil)
@@ -56,48 +62,42 @@ var _ globalchat.RateLimiter = (*RateLimiter)(nil)
 // NewRateLimiter returns a RateLimiter forwarding to l.
 func NewRateLimiter(l globalchat.RateLimiter) *RateLimiter {
 	s := &RateLimiter{}
-	s.cur.Store(&l)
+	s.set(l)
 	return s
 }
 
-// Swap makes next current.
-func (s *RateLimiter) Swap(next globalchat.RateLimiter) { s.cur.Store(&next) }
-
 // Allow implements globalchat.RateLimiter.
 func (s *RateLimiter) Allow(ctx context.Context, userID string) (globalchat.Decision, error) {
-	return (*s.cur.Load()).Allow(ctx, userID)
+	return s.get().Allow(ctx, userID)
 }
 
 // Sessions forwards to the current session store.
-type Sessions struct {
-	cur atomic.Pointer[socketio.SessionStore]
-}
+type Sessions struct{ current[socketio.SessionStore] }
 
 var _ socketio.SessionStore = (*Sessions)(nil)
 
 // NewSessions returns a Sessions forwarding to st.
 func NewSessions(st socketio.SessionStore) *Sessions {
 	s := &Sessions{}
-	s.cur.Store(&st)
+	s.set(st)
 	return s
 }
 
-// Swap makes next current.
-func (s *Sessions) Swap(next socketio.SessionStore) { s.cur.Store(&next) }
-
 // Save implements socketio.SessionStore.
 func (s *Sessions) Save(ctx context.Context, st socketio.SessionState, ttl time.Duration) error {
-	return (*s.cur.Load()).Save(ctx, st, ttl)
+	return s.get().Save(ctx, st, ttl)
 }
 
 // Take implements socketio.SessionStore.
 func (s *Sessions) Take(ctx context.Context, pid string) (socketio.SessionState, error) {
-	return (*s.cur.Load()).Take(ctx, pid)
+	return s.get().Take(ctx, pid)
 }
 
-// Adapter forwards to the current Socket.IO adapter.
+// Adapter forwards to the current Socket.IO adapter. Its Swap differs
+// from the others': the next adapter must start (subscribe) before it is
+// current, and may fail to.
 type Adapter struct {
-	cur     atomic.Pointer[socketio.Adapter]
+	cur     current[socketio.Adapter]
 	mu      sync.Mutex
 	deliver func(socketio.Broadcast)
 }
@@ -107,13 +107,13 @@ var _ socketio.Adapter = (*Adapter)(nil)
 // NewAdapter returns an Adapter forwarding to a.
 func NewAdapter(a socketio.Adapter) *Adapter {
 	s := &Adapter{}
-	s.cur.Store(&a)
+	s.cur.set(a)
 	return s
 }
 
 // Swap starts next with the delivery function and makes it current; it
 // returns the previous adapter, which the caller closes.
-func (s *Adapter) Swap(ctx context.Context, next socketio.Adapter) (socketio.Adapter, error) {
+func (s *Adapter) Swap(ctx context.Context, next socketio.Adapter) (previous socketio.Adapter, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.deliver != nil {
@@ -121,7 +121,7 @@ func (s *Adapter) Swap(ctx context.Context, next socketio.Adapter) (socketio.Ada
 			return nil, err
 		}
 	}
-	return *s.cur.Swap(&next), nil
+	return s.cur.Swap(next), nil
 }
 
 // Start implements socketio.Adapter.
@@ -129,13 +129,13 @@ func (s *Adapter) Start(ctx context.Context, deliver func(socketio.Broadcast)) e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.deliver = deliver
-	return (*s.cur.Load()).Start(ctx, deliver)
+	return s.cur.get().Start(ctx, deliver)
 }
 
 // Publish implements socketio.Adapter.
 func (s *Adapter) Publish(ctx context.Context, b socketio.Broadcast) error {
-	return (*s.cur.Load()).Publish(ctx, b)
+	return s.cur.get().Publish(ctx, b)
 }
 
 // Close implements socketio.Adapter.
-func (s *Adapter) Close() error { return (*s.cur.Load()).Close() }
+func (s *Adapter) Close() error { return s.cur.get().Close() }
