@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/globalchat/globalchat/internal/randid"
 )
 
 // Middleware decides whether a socket may connect, from its handshake
@@ -126,7 +128,7 @@ func (n *Namespace) claim(s *Socket, auth []byte) (offset string, st *SessionSta
 	if r == nil {
 		return "", nil
 	}
-	s.pid = newID()
+	s.pid = randid.New()
 	var claim struct {
 		PID    string `json:"pid"`
 		Offset string `json:"offset"`

@@ -2,8 +2,6 @@ package socketio
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/globalchat/globalchat/internal/logsample"
+	"github.com/globalchat/globalchat/internal/randid"
 	"github.com/globalchat/globalchat/socketio/engineio"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -107,7 +106,7 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.Engine.Logger == nil {
 		opts.Engine.Logger = opts.Logger
 	}
-	s := &Server{opts: opts, log: opts.Logger, adapter: opts.Adapter, nsps: make(map[string]*Namespace), instance: newID()[:8]}
+	s := &Server{opts: opts, log: opts.Logger, adapter: opts.Adapter, nsps: make(map[string]*Namespace), instance: randid.New()[:8]}
 	if r := opts.Recovery; r != nil {
 		if r.MaxDisconnection <= 0 {
 			r.MaxDisconnection = 2 * time.Minute
@@ -254,11 +253,4 @@ func (s *Server) deliverRemote(b Broadcast) {
 // nextOffset returns a fresh automatic offset.
 func (s *Server) nextOffset() string {
 	return s.instance + "-" + itoa(s.offsets.Add(1))
-}
-
-// newID returns a random id, 20 URL-safe characters.
-func newID() string {
-	var b [15]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/globalchat/globalchat/internal/randid"
 	"github.com/globalchat/globalchat/socketio/engineio"
 )
 
@@ -119,7 +120,7 @@ type Socket struct {
 }
 
 func newSocket(n *Namespace, c *client, auth []byte) *Socket {
-	return &Socket{nsp: n, client: c, id: newID(), auth: auth}
+	return &Socket{nsp: n, client: c, id: randid.New(), auth: auth}
 }
 
 // ID returns the socket's public id (the same after a recovery).

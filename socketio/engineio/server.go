@@ -2,14 +2,14 @@ package engineio
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/globalchat/globalchat/internal/randid"
 )
 
 // Options configure a Server. Zero values take the defaults of the
@@ -370,7 +370,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		return
 	}
 	defer leave()
-	c := newConn(s, newID(), r)
+	c := newConn(s, randid.New(), r)
 	c.addr, c.key = addr, key
 	// The receiver and the silence timer are set before the connection is
 	// shared: a Shutdown running now may close it at once.
@@ -464,11 +464,4 @@ func (s *Server) lookup(sid string) *Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns[sid]
-}
-
-// newID returns a random session id, 20 URL-safe characters.
-func newID() string {
-	var b [15]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
