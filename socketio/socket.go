@@ -29,8 +29,9 @@ const (
 // recoverable lists the reasons after which a session is kept for
 // connection state recovery: the client did not mean to leave.
 var recoverable = map[Reason]bool{
-	"transport close": true, "transport error": true, "ping timeout": true,
-	"forced close": true, "server shutting down": true, "slow client": true,
+	Reason(engineio.ReasonTransportClose): true, Reason(engineio.ReasonTransportError): true,
+	Reason(engineio.ReasonPingTimeout): true, Reason(engineio.ReasonForcedClose): true,
+	Reason(engineio.ReasonServerShutdown): true, Reason(engineio.ReasonSlowClient): true,
 }
 
 // Handshake is what a socket's connection carried.
