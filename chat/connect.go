@@ -87,7 +87,7 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 	s.health.report("presence", err)
 	s.log.Info("chat: connected", "user", u.ID, "socket", sock.ID(), "transport", sock.Transport(), "recovered", sock.Recovered())
 	if err == nil && first {
-		s.presence.joined(u, count)
+		s.announce.joined(u, count)
 	}
 }
 
@@ -138,7 +138,7 @@ func (s *Service) onDisconnect(sock *socketio.Socket, u globalchat.User, reason 
 	s.health.report("presence", err)
 	s.log.Info("chat: disconnected", "user", u.ID, "socket", sock.ID(), "reason", string(reason))
 	if err == nil && ok && last {
-		s.presence.left(who, count)
+		s.announce.left(who, count)
 	}
 }
 

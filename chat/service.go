@@ -79,11 +79,12 @@ func (noTraffic) MessagesOut(int) {}
 
 // Service runs the chat room.
 type Service struct {
-	cfg      Config
-	nsp      *socketio.Namespace
-	log      *slog.Logger
-	metrics  *metrics
-	presence *fanout
+	cfg     Config
+	nsp     *socketio.Namespace
+	log     *slog.Logger
+	metrics *metrics
+	// announce tells the room who comes and goes.
+	announce *announcer
 	health   *health
 	// histCache holds the encoded history of new connections.
 	histCache historyCache
@@ -120,7 +121,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, nsp: cfg.IO.Of("/"), log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
 	s.health = newHealth(s.log)
-	s.presence = newFanout(s.broadcast, cfg.PresenceThreshold, cfg.PresenceInterval, s.log)
+	s.announce = newAnnouncer(s.broadcast, cfg.PresenceThreshold, cfg.PresenceInterval)
 	s.nsp.Use(s.authenticate)
 	s.nsp.OnConnection(s.onConnect)
 	// What the store holds was delivered before this process started; the
@@ -143,7 +144,7 @@ func New(cfg Config) (*Service, error) {
 // before its sockets close, since their users are about to reconnect to
 // another instance rather than leave (presence itself is still updated).
 func (s *Service) Close() {
-	s.presence.close()
+	s.announce.close()
 	s.closeTyping()
 	s.stopWatch()
 }
@@ -151,7 +152,7 @@ func (s *Service) Close() {
 // UserLeft announces a user who left without a disconnect reaching this
 // instance (an instance that died); presence implementations call it.
 func (s *Service) UserLeft(u globalchat.User, onlineCount int) {
-	s.presence.left(u, onlineCount)
+	s.announce.left(u, onlineCount)
 }
 
 // broadcast sends an event to the room on every instance.

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"log/slog"
 	"sync"
 	"time"
 
@@ -11,14 +10,14 @@ import (
 // maxPresenceList caps the joined and left lists of a presence:update.
 const maxPresenceList = 50
 
-// fanout sends presence events to the room without letting a storm of
+// announcer announces presence to the room (user:joined, user:left,
+// presence:update) without letting a storm of
 // connections cost N events to each of N clients: while joins and leaves
 // stay at or under threshold per interval each is sent as user:joined or
 // user:left; above it they are gathered and sent as one presence:update
 // per interval.
-type fanout struct {
+type announcer struct {
 	send      func(event string, payload any) // to the whole room
-	log       *slog.Logger
 	threshold int
 	interval  time.Duration
 
@@ -40,20 +39,20 @@ type presenceUpdate struct {
 	Left        []globalchat.User `json:"left"`
 }
 
-func newFanout(send func(string, any), threshold int, interval time.Duration, log *slog.Logger) *fanout {
+func newAnnouncer(send func(string, any), threshold int, interval time.Duration) *announcer {
 	if threshold <= 0 {
 		threshold = 20
 	}
 	if interval <= 0 {
 		interval = time.Second
 	}
-	return &fanout{send: send, log: log, threshold: threshold, interval: interval}
+	return &announcer{send: send, threshold: threshold, interval: interval}
 }
 
-func (f *fanout) joined(u globalchat.User, count int) { f.event(u, count, true) }
-func (f *fanout) left(u globalchat.User, count int)   { f.event(u, count, false) }
+func (f *announcer) joined(u globalchat.User, count int) { f.event(u, count, true) }
+func (f *announcer) left(u globalchat.User, count int)   { f.event(u, count, false) }
 
-func (f *fanout) event(u globalchat.User, count int, joined bool) {
+func (f *announcer) event(u globalchat.User, count int, joined bool) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -74,12 +73,12 @@ func (f *fanout) event(u globalchat.User, count int, joined bool) {
 	if joined {
 		name = EventUserJoined
 	}
-	f.emit(name, presencePayload{UserID: u.ID, Username: u.Name, OnlineCount: count})
+	f.send(name, presencePayload{UserID: u.ID, Username: u.Name, OnlineCount: count})
 }
 
 // gatherLocked adds an event to the next presence:update, starting the
 // interval timer that sends it.
-func (f *fanout) gatherLocked(u globalchat.User, count int, joined bool) {
+func (f *announcer) gatherLocked(u globalchat.User, count int, joined bool) {
 	list := &f.leftUsers
 	if joined {
 		list = &f.joinedUsers
@@ -96,7 +95,7 @@ func (f *fanout) gatherLocked(u globalchat.User, count int, joined bool) {
 
 // flush sends the gathered update; coalescing goes on while events keep
 // coming faster than the threshold.
-func (f *fanout) flush() {
+func (f *announcer) flush() {
 	f.mu.Lock()
 	up := presenceUpdate{OnlineCount: f.count, Joined: f.joinedUsers, Left: f.leftUsers}
 	busy := len(f.joinedUsers)+len(f.leftUsers) > 0
@@ -114,13 +113,11 @@ func (f *fanout) flush() {
 	}
 	f.mu.Unlock()
 	if busy {
-		f.emit(EventPresenceUpdate, up)
+		f.send(EventPresenceUpdate, up)
 	}
 }
 
-func (f *fanout) emit(event string, payload any) { f.send(event, payload) }
-
-func (f *fanout) close() {
+func (f *announcer) close() {
 	f.mu.Lock()
 	f.closed = true
 	if f.timer != nil {

@@ -2,7 +2,6 @@ package chat
 
 import (
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -39,9 +38,9 @@ func (r *recorder) count(event string) int {
 	return n
 }
 
-func TestFanoutSendsEachEventUnderThreshold(t *testing.T) {
+func TestAnnouncerSendsEachEventUnderThreshold(t *testing.T) {
 	r := &recorder{}
-	f := newFanout(r.send, 5, time.Hour, slog.New(slog.DiscardHandler))
+	f := newAnnouncer(r.send, 5, time.Hour)
 	defer f.close()
 	for i := range 3 {
 		f.joined(globalchat.User{ID: fmt.Sprint(i)}, i+1)
@@ -54,9 +53,9 @@ func TestFanoutSendsEachEventUnderThreshold(t *testing.T) {
 
 // A storm of 1,000 joins costs each client at most threshold individual
 // events plus one presence:update per interval, not 1,000 events.
-func TestFanoutCoalescesAStorm(t *testing.T) {
+func TestAnnouncerCoalescesAStorm(t *testing.T) {
 	r := &recorder{}
-	f := newFanout(r.send, 10, 50*time.Millisecond, slog.New(slog.DiscardHandler))
+	f := newAnnouncer(r.send, 10, 50*time.Millisecond)
 	defer f.close()
 	for i := range 1000 {
 		f.joined(globalchat.User{ID: fmt.Sprint(i), Name: fmt.Sprint("u", i)}, i+1)
