@@ -79,7 +79,7 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 	// before presence is registered, so that it leaves in the same write
 	// as the CONNECT reply rather than one Redis round trip later.
 	if !sock.Recovered() {
-		sock.Emit(EventHistory, s.historyPayload(ctx))
+		sock.Emit(EventHistory, s.newcomerHistory(ctx))
 	}
 	sock.Emit(EventSession, sessionPayload{UserID: u.ID, Username: u.Name, GuestToken: m.GuestToken})
 	m.GuestToken = "" // handed over: the socket need not keep it
@@ -108,10 +108,10 @@ func (s *Service) endAtExpiry(sock *socketio.Socket, exp time.Time) (stop func()
 	return func() { t.Stop() }
 }
 
-// historyPayload returns the encoded chat:history of a new connection;
+// newcomerHistory returns the encoded chat:history of a new connection;
 // when the history cannot be read, an empty one (the client can fetch it
 // later over HTTP).
-func (s *Service) historyPayload(ctx context.Context) json.RawMessage {
+func (s *Service) newcomerHistory(ctx context.Context) json.RawMessage {
 	raw, err := s.histCache.get(ctx, func(ctx context.Context) (json.RawMessage, error) {
 		msgs, err := s.history(ctx, 0, HistorySize)
 		if err != nil {

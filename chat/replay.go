@@ -60,7 +60,7 @@ func (r Replayer) Replay(ctx context.Context, nsp string, rooms []string, off st
 	}
 	out := make([]socketio.Broadcast, 0, len(msgs))
 	for _, m := range msgs {
-		b, err := socketio.EncodeEvent(nsp, offset(m.Seq), EventMessage, m)
+		b, err := socketio.EncodeBroadcast(nsp, offset(m.Seq), EventMessage, m)
 		if err != nil {
 			return nil, false, err
 		}

@@ -87,10 +87,10 @@ func (b BroadcastOperator) Emit(event string, args ...any) error {
 	return srv.adapter.Publish(ctx, msg)
 }
 
-// EncodeEvent encodes an event as a broadcast of namespace nsp, the way
+// EncodeBroadcast encodes an event as a broadcast of namespace nsp, the way
 // Emit would, with offset as its last argument when not empty: what a
 // Replayer returns.
-func EncodeEvent(nsp, offset, event string, args ...any) (Broadcast, error) {
+func EncodeBroadcast(nsp, offset, event string, args ...any) (Broadcast, error) {
 	if offset != "" {
 		args = append(args[:len(args):len(args)], offset)
 	}

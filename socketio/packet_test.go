@@ -80,7 +80,7 @@ func TestPacketRoundTrip(t *testing.T) {
 	}
 }
 
-func TestEncodeEvent(t *testing.T) {
+func TestEncodeEventPacket(t *testing.T) {
 	for _, tc := range []struct {
 		nsp   string
 		id    int64

@@ -310,8 +310,8 @@ func (c *Conn) takeLocked() []frame {
 	return frames
 }
 
-// deliver hands one received packet to the right place.
-func (c *Conn) deliver(p packet) {
+// receive hands one packet received from the client to the right place.
+func (c *Conn) receive(p packet) {
 	switch p.typ {
 	case typeMessage:
 		// The first message sets the session up above: it is part of

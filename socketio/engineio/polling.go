@@ -190,7 +190,7 @@ func (c *Conn) post(w http.ResponseWriter, r *http.Request) {
 	}
 	c.srv.opts.Traffic.Received(false, len(packets), len(body))
 	for _, p := range packets {
-		c.deliver(p)
+		c.receive(p)
 	}
 	w.Header().Set("Content-Type", "text/html")
 	w.Write([]byte("ok"))

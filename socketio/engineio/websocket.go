@@ -210,7 +210,7 @@ func (c *Conn) readLoop(t *wsTransport) {
 		}
 		switch op {
 		case ws.OpBinary:
-			c.deliver(packet{typ: typeMessage, data: msg, binary: true})
+			c.receive(packet{typ: typeMessage, data: msg, binary: true})
 		case ws.OpText:
 			p, err := decodeText(msg)
 			if err != nil {
@@ -218,7 +218,7 @@ func (c *Conn) readLoop(t *wsTransport) {
 				c.abort(ReasonParseError)
 				return
 			}
-			c.deliver(p)
+			c.receive(p)
 		}
 	}
 }
