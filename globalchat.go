@@ -147,11 +147,19 @@ type Presence interface {
 	// Add registers a connection; first is true when it is the user's
 	// only open connection; count is the number of users online after it.
 	Add(ctx context.Context, c Conn) (first bool, count int, err error)
-	// Remove forgets a connection; last is true when the user has no
-	// connection left. Removing an unknown socket returns ok=false.
-	Remove(ctx context.Context, socketID string) (u User, last bool, count int, ok bool, err error)
+	// Remove forgets a connection. Removing an unknown socket returns a
+	// Departure with Known false.
+	Remove(ctx context.Context, socketID string) (Departure, error)
 	// Online returns the number of users online and up to limit of them.
 	Online(ctx context.Context, limit int) (count int, users []User, err error)
+}
+
+// Departure is what Presence.Remove did with a connection.
+type Departure struct {
+	User  User // whose connection it was
+	Known bool // the connection was registered: false, nothing was removed
+	Last  bool // it was the user's last connection: the user left
+	Count int  // users online after it
 }
 
 // RateLimiter decides whether a user may send one more message.

@@ -134,11 +134,11 @@ func (s *Service) newcomerHistory(ctx context.Context) json.RawMessage {
 func (s *Service) onDisconnect(sock *socketio.Socket, u globalchat.User, reason socketio.Reason) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	who, last, count, ok, err := s.cfg.Presence.Remove(ctx, sock.ID())
+	d, err := s.cfg.Presence.Remove(ctx, sock.ID())
 	s.health.report("presence", err)
 	s.log.Info("chat: disconnected", "user", u.ID, "socket", sock.ID(), "reason", string(reason))
-	if err == nil && ok && last {
-		s.announce.left(who, count)
+	if err == nil && d.Known && d.Last {
+		s.announce.left(d.User, d.Count)
 	}
 }
 

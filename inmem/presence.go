@@ -53,14 +53,14 @@ func (p *Presence) Add(ctx context.Context, c globalchat.Conn) (bool, int, error
 }
 
 // Remove implements globalchat.Presence.
-func (p *Presence) Remove(ctx context.Context, socketID string) (globalchat.User, bool, int, bool, error) {
+func (p *Presence) Remove(ctx context.Context, socketID string) (globalchat.Departure, error) {
 	if err := ctx.Err(); err != nil {
-		return globalchat.User{}, false, 0, false, err
+		return globalchat.Departure{}, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	u, last, ok := p.removeLocked(socketID)
-	return u, last, len(p.users), ok, nil
+	return globalchat.Departure{User: u, Known: ok, Last: last, Count: len(p.users)}, nil
 }
 
 func (p *Presence) removeLocked(socketID string) (globalchat.User, bool, bool) {

@@ -122,7 +122,7 @@ func NewPresence(client *goredis.Client, opts PresenceOptions) *Presence {
 func (p *Presence) Add(ctx context.Context, c globalchat.Conn) (bool, int, error) {
 	first, count, err := p.add(ctx, c)
 	if errors.Is(err, errSocketTaken) {
-		if _, _, _, _, err := p.Remove(ctx, c.SocketID); err != nil {
+		if _, err := p.Remove(ctx, c.SocketID); err != nil {
 			return false, 0, err
 		}
 		first, count, err = p.add(ctx, c)
@@ -182,57 +182,57 @@ func socketKeys(socketID, userID, instanceID string) []string {
 }
 
 // Remove implements globalchat.Presence.
-func (p *Presence) Remove(ctx context.Context, socketID string) (globalchat.User, bool, int, bool, error) {
-	u, last, count, ok, err := p.removeSocket(ctx, p.opts.InstanceID, socketID)
+func (p *Presence) Remove(ctx context.Context, socketID string) (globalchat.Departure, error) {
+	d, err := p.removeSocket(ctx, p.opts.InstanceID, socketID)
 	if err == nil {
 		p.mu.Lock()
 		delete(p.local, socketID)
 		p.mu.Unlock()
 	}
-	return u, last, count, ok, err
+	return d, err
 }
 
 // removeSocket removes a socket held by instance: it reads the socket's
 // user, then runs the script, which checks it is still that user's.
-func (p *Presence) removeSocket(ctx context.Context, instance, socketID string) (u globalchat.User, last bool, count int, ok bool, err error) {
+func (p *Presence) removeSocket(ctx context.Context, instance, socketID string) (globalchat.Departure, error) {
 	ctx, cancel := withTimeout(ctx, p.opts.Timeout)
 	defer cancel()
 	var get *goredis.StringCmd
 	if err := p.pipe.do(ctx, "presence remove", func(pp goredis.Pipeliner) { get = pp.Get(ctx, keyUserSocket(socketID)) }); err != nil {
-		return u, false, 0, false, err
+		return globalchat.Departure{}, err
 	}
 	userID, err := get.Result()
 	if errors.Is(err, goredis.Nil) {
 		// Unknown: still drop it from the instance's set if it lingers.
 		err = p.client.SRem(ctx, keyInstanceSockets(instance), socketID).Err()
 		if err != nil {
-			return u, false, 0, false, unavailable("presence remove", err)
+			return globalchat.Departure{}, unavailable("presence remove", err)
 		}
 		count, err := p.client.SCard(ctx, keyOnlineUsers).Result()
-		return u, false, int(count), false, unavailable("presence remove", err)
+		return globalchat.Departure{Count: int(count)}, unavailable("presence remove", err)
 	}
 	if err != nil {
-		return u, false, 0, false, unavailable("presence remove", err)
+		return globalchat.Departure{}, unavailable("presence remove", err)
 	}
 	cmd, err := p.pipe.runScript(ctx, "presence remove", p.removeScript, socketKeys(socketID, userID, instance), socketID, userID, instance)
 	if err != nil {
-		return u, false, 0, false, err
+		return globalchat.Departure{}, err
 	}
 	res, err := cmd.Slice()
 	if err != nil {
-		return u, false, 0, false, unavailable("presence remove", err)
+		return globalchat.Departure{}, unavailable("presence remove", err)
 	}
 	if len(res) != 4 {
-		return u, false, 0, false, fmt.Errorf("redis: presence remove: unexpected reply %v", res)
+		return globalchat.Departure{}, fmt.Errorf("redis: presence remove: unexpected reply %v", res)
 	}
 	removed, _ := res[0].(int64)
 	isLast, _ := res[1].(int64)
 	n, _ := res[2].(int64)
 	name, _ := res[3].(string)
 	if removed != 1 {
-		return globalchat.User{}, false, int(n), false, nil
+		return globalchat.Departure{Count: int(n)}, nil
 	}
-	return globalchat.User{ID: userID, Name: name}, isLast == 1, int(n), true, nil
+	return globalchat.Departure{User: globalchat.User{ID: userID, Name: name}, Known: true, Last: isLast == 1, Count: int(n)}, nil
 }
 
 // Online implements globalchat.Presence: users sorted by name (bytewise),

@@ -197,13 +197,13 @@ func (p *Presence) reap(ctx context.Context, instance string, cutoff int64) {
 			if own && p.isLocal(sid) {
 				continue
 			}
-			u, last, count, ok, err := p.removeSocket(ctx, instance, sid)
+			d, err := p.removeSocket(ctx, instance, sid)
 			if err != nil {
 				p.log.Warn("redis presence: reap failed", "instance", instance, "err", err)
 				return
 			}
-			if ok && last {
-				p.opts.OnLeft(u, count)
+			if d.Known && d.Last {
+				p.opts.OnLeft(d.User, d.Count)
 			}
 		}
 		if cursor = next; cursor == 0 {
@@ -242,12 +242,12 @@ func (p *Presence) Close() error {
 	ctx, stop := context.WithTimeout(context.Background(), 10*p.opts.Timeout)
 	defer stop()
 	for _, c := range p.localSockets() {
-		u, last, count, ok, err := p.Remove(ctx, c.SocketID)
+		d, err := p.Remove(ctx, c.SocketID)
 		if err != nil {
 			return err
 		}
-		if ok && last {
-			p.opts.OnLeft(u, count)
+		if d.Known && d.Last {
+			p.opts.OnLeft(d.User, d.Count)
 		}
 	}
 	id := p.opts.InstanceID

@@ -108,8 +108,8 @@ func TestReaperRemovesDeadInstance(t *testing.T) {
 		t.Error("dead instance still listed")
 	}
 	// B's user is untouched, with its socket.
-	if u, last, _, ok, err := b.Remove(ctx, "b1"); err != nil || !ok || !last || u.ID != "u2" {
-		t.Fatalf("Remove(b1) = %+v, %v, %v, %v", u, last, ok, err)
+	if d, err := b.Remove(ctx, "b1"); err != nil || !d.Known || !d.Last || d.User.ID != "u2" {
+		t.Fatalf("Remove(b1) = %+v, %v", d, err)
 	}
 }
 
@@ -137,8 +137,8 @@ func TestReaperSparesARecoveredSocket(t *testing.T) {
 	if count, users, err := b.Online(ctx, 10); err != nil || count != 1 || users[0].ID != "u1" {
 		t.Fatalf("online = %d %v %v, want u1", count, users, err)
 	}
-	if u, last, _, ok, err := b.Remove(ctx, "s1"); err != nil || !ok || !last || u.ID != "u1" {
-		t.Fatalf("Remove on B = %+v %v %v %v", u, last, ok, err)
+	if d, err := b.Remove(ctx, "s1"); err != nil || !d.Known || !d.Last || d.User.ID != "u1" {
+		t.Fatalf("Remove on B = %+v %v", d, err)
 	}
 }
 

@@ -242,7 +242,7 @@ func TestKeysBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
-			if _, _, _, _, err := p.Remove(ctx, fmt.Sprint("s", i)); err != nil {
+			if _, err := p.Remove(ctx, fmt.Sprint("s", i)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -51,13 +51,12 @@ func add(t testing.TB, p globalchat.Presence, c globalchat.Conn, wantFirst bool,
 
 func remove(t testing.TB, p globalchat.Presence, sid string, want globalchat.User, wantLast bool, wantCount int) {
 	t.Helper()
-	u, last, count, ok, err := p.Remove(ctxT(t), sid)
+	d, err := p.Remove(ctxT(t), sid)
 	if err != nil {
 		t.Fatalf("Remove(%s): %v", sid, err)
 	}
-	if !ok || u != want || last != wantLast || count != wantCount {
-		t.Fatalf("Remove(%s) = %+v, last %v, count %d, ok %v; want %+v, %v, %d, true",
-			sid, u, last, count, ok, want, wantLast, wantCount)
+	if wantD := (globalchat.Departure{User: want, Known: true, Last: wantLast, Count: wantCount}); d != wantD {
+		t.Fatalf("Remove(%s) = %+v; want %+v", sid, d, wantD)
 	}
 }
 
@@ -86,14 +85,14 @@ func testUnknown(t *testing.T, newPresence Factory) {
 	ps := newPresence(t)
 	add(t, ps[0], conn("s1", "u1", "one"), true, 1)
 	for _, p := range ps {
-		_, _, _, ok, err := p.Remove(ctxT(t), "nope")
-		if err != nil || ok {
-			t.Fatalf("Remove(unknown) = ok %v, err %v; want ok false", ok, err)
+		d, err := p.Remove(ctxT(t), "nope")
+		if err != nil || d.Known {
+			t.Fatalf("Remove(unknown) = %+v, err %v; want not known", d, err)
 		}
 	}
 	remove(t, ps[0], "s1", globalchat.User{ID: "u1", Name: "one"}, true, 0)
-	if _, _, _, ok, err := ps[0].Remove(ctxT(t), "s1"); err != nil || ok {
-		t.Fatalf("second Remove = ok %v, err %v; want ok false", ok, err)
+	if d, err := ps[0].Remove(ctxT(t), "s1"); err != nil || d.Known {
+		t.Fatalf("second Remove = %+v, err %v; want not known", d, err)
 	}
 }
 
@@ -155,12 +154,12 @@ func testConcurrent(t *testing.T, newPresence Factory) {
 			if first {
 				firsts.Add(1)
 			}
-			_, last, _, ok, err := p.Remove(ctxT(t), sid)
-			if err != nil || !ok {
-				t.Errorf("Remove: ok %v, %v", ok, err)
+			d, err := p.Remove(ctxT(t), sid)
+			if err != nil || !d.Known {
+				t.Errorf("Remove: %+v, %v", d, err)
 				return
 			}
-			if last {
+			if d.Last {
 				lasts.Add(1)
 			}
 		})

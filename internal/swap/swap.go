@@ -43,7 +43,7 @@ func (s *Presence) Add(ctx context.Context, c globalchat.Conn) (bool, int, error
 }
 
 // Remove implements globalchat.Presence.
-func (s *Presence) Remove(ctx context.Context, socketID string) (globalchat.User, bool, int, bool, error) {
+func (s *Presence) Remove(ctx context.Context, socketID string) (globalchat.Departure, error) {
 	return s.get().Remove(ctx, socketID)
 }
 
