@@ -196,26 +196,26 @@ func connectError(nsp string, e *ConnectError) []byte {
 
 // send queues one encoded packet and its attachments, to leave at once.
 func (c *client) send(pkt []byte, attachments ...[]byte) error {
-	return c.queue(false, pkt, attachments)
+	return c.queue(engineio.Immediate, pkt, attachments)
 }
 
 // broadcast queues a broadcast's packet and attachments, which may wait
 // for the connection's write delay to leave with the ones after it.
 func (c *client) broadcast(b Broadcast) error {
 	if len(b.Attachments) == 0 { // timed from its emission to its write
-		return c.conn.Send(engineio.Message{Data: b.Packet, Defer: true, Emitted: b.Emitted})
+		return c.conn.Send(engineio.Message{Data: b.Packet, Timing: engineio.Batched, Emitted: b.Emitted})
 	}
-	return c.queue(true, b.Packet, b.Attachments)
+	return c.queue(engineio.Batched, b.Packet, b.Attachments)
 }
 
-func (c *client) queue(deferred bool, pkt []byte, attachments [][]byte) error {
+func (c *client) queue(timing engineio.Timing, pkt []byte, attachments [][]byte) error {
 	if len(attachments) == 0 {
-		return c.conn.Send(engineio.Message{Data: pkt, Defer: deferred})
+		return c.conn.Send(engineio.Message{Data: pkt, Timing: timing})
 	}
 	msgs := make([]engineio.Message, 0, 1+len(attachments))
-	msgs = append(msgs, engineio.Message{Data: pkt, Defer: deferred})
+	msgs = append(msgs, engineio.Message{Data: pkt, Timing: timing})
 	for _, a := range attachments {
-		msgs = append(msgs, engineio.Message{Data: a, Binary: true, Defer: deferred})
+		msgs = append(msgs, engineio.Message{Data: a, Binary: true, Timing: timing})
 	}
 	return c.conn.Send(msgs...)
 }

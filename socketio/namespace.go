@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/globalchat/globalchat/internal/randid"
+	"github.com/globalchat/globalchat/socketio/engineio"
 )
 
 // Middleware decides whether a socket may connect, from its handshake
@@ -108,7 +109,7 @@ func (n *Namespace) connect(c *client, auth []byte) {
 	data, _ := json.Marshal(reply)
 	// The reply may wait (up to the write delay) for what the connection
 	// handler sends at once, typically a greeting: one write for both.
-	c.queue(true, appendPacket(nil, typeConnect, n.name, 0, -1, data), nil)
+	c.queue(engineio.Batched, appendPacket(nil, typeConnect, n.name, 0, -1, data), nil)
 	for _, b := range missed {
 		c.send(b.Packet, b.Attachments...)
 	}

@@ -33,16 +33,24 @@ var ErrClosed = errors.New("engineio: connection closed")
 // connection is being closed.
 var ErrSlowClient = errors.New("engineio: outbound queue full")
 
+// Timing says when a message sent may leave.
+type Timing uint8
+
+const (
+	// Immediate: the message leaves at once (an answer the client waits
+	// for), taking everything queued before it along.
+	Immediate Timing = iota
+	// Batched: the message may wait, up to the connection's write delay,
+	// for company in the same write (broadcasts).
+	Batched
+)
+
 // Message is one Engine.IO message to send. Data is not copied: it must
 // not change after Send (a broadcast shares it between connections).
 type Message struct {
 	Data   []byte
 	Binary bool
-	// Defer lets the message wait, up to the connection's write delay,
-	// for company in the same write (broadcasts). A message without it
-	// leaves at once (an answer the client waits for), taking everything
-	// queued before it along.
-	Defer bool
+	Timing Timing
 	// Emitted, when not 0, is when the message was emitted (unix ns):
 	// Traffic.Delivered gets the time from then to its write.
 	Emitted int64
@@ -100,7 +108,7 @@ type Conn struct {
 	ws           *wsTransport
 	writing      bool        // a WebSocket write loop is running or due
 	due          *time.Timer // starts the write loop after the write delay
-	urgent       bool        // the queue holds a message that must not wait
+	immediate    bool        // the queue holds an Immediate message
 	lastWrite    time.Time
 	delay        time.Duration // current write delay (see adaptLocked)
 	rate         float64       // frames per second written lately
@@ -183,18 +191,18 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 func (c *Conn) Send(msgs ...Message) error {
 	var small [4]frame
 	frames := small[:0]
-	urgent := false
+	timing := Batched
 	for _, m := range msgs {
 		frames = append(frames, frame{typ: typeMessage, data: m.Data, binary: m.Binary, emitted: m.Emitted})
-		urgent = urgent || !m.Defer
+		timing = min(timing, m.Timing) // one Immediate message takes the others along
 	}
-	return c.enqueueFrames(urgent, frames...)
+	return c.enqueueFrames(timing, frames...)
 }
 
 // enqueue queues frames of the Engine.IO layer itself, which never wait.
-func (c *Conn) enqueue(frames ...frame) error { return c.enqueueFrames(true, frames...) }
+func (c *Conn) enqueue(frames ...frame) error { return c.enqueueFrames(Immediate, frames...) }
 
-func (c *Conn) enqueueFrames(urgent bool, frames ...frame) error {
+func (c *Conn) enqueueFrames(timing Timing, frames ...frame) error {
 	size := 0
 	for _, f := range frames {
 		size += f.size()
@@ -213,7 +221,7 @@ func (c *Conn) enqueueFrames(urgent bool, frames ...frame) error {
 	}
 	c.queue = append(c.queue, frames...)
 	c.queueBytes += size
-	c.urgent = c.urgent || urgent
+	c.immediate = c.immediate || timing == Immediate
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
@@ -229,7 +237,7 @@ func (c *Conn) kickLocked() {
 		case !c.writing:
 			c.writing = true
 			c.startWriteLocked()
-		case c.urgent && c.due != nil && c.due.Stop():
+		case c.immediate && c.due != nil && c.due.Stop():
 			// The loop waits for the delay, and something must not: now.
 			c.due = nil
 			go c.writeLoop(c.ws)
@@ -253,9 +261,9 @@ func (c *Conn) startWriteLocked() {
 }
 
 // writeWaitLocked is how long the next write waits: nothing when the
-// queue holds an urgent message, else the rest of the write delay.
+// queue holds an Immediate message, else the rest of the write delay.
 func (c *Conn) writeWaitLocked() time.Duration {
-	if c.delay <= 0 || c.urgent || c.lastWrite.IsZero() || c.closed {
+	if c.delay <= 0 || c.immediate || c.lastWrite.IsZero() || c.closed {
 		return 0
 	}
 	return c.delay - time.Since(c.lastWrite)
@@ -306,7 +314,7 @@ func (c *Conn) takeLocked() []frame {
 	frames := c.queue
 	c.queue = nil
 	c.queueBytes = 0
-	c.urgent = false
+	c.immediate = false
 	return frames
 }
 
@@ -462,7 +470,7 @@ func (c *Conn) close(reason Reason, flush bool) {
 	switch {
 	case c.transport == transportWebSocket && ws != nil && flush:
 		ws.closing = true
-		c.urgent = true
+		c.immediate = true
 		c.kickLocked()
 	case c.transport == transportWebSocket && ws != nil:
 		ws.conn.Close()

@@ -33,7 +33,7 @@ type Options struct {
 	// written less than the delay ago, the next write waits until the
 	// delay has passed since, and everything queued meanwhile leaves in
 	// that one write. A connection fed slowly is written at once, and a
-	// message not marked Defer never waits. It trades latency for fewer
+	// message sent Immediate never waits. It trades latency for fewer
 	// write system calls, which is what a busy server spends most on.
 	// The delay is WriteDelay, and grows with the rate a connection is
 	// fed (see maxWriteRate) up to MaxWriteDelay. Default 0: off.

@@ -644,7 +644,7 @@ func TestShutdownDuringHandshakes(t *testing.T) {
 	}
 }
 
-// With WriteDelay, broadcasts (Defer) sent one by one to a WebSocket that
+// With WriteDelay, broadcasts (Batched) sent one by one to a WebSocket that
 // was just written leave together once the delay has passed; the first one
 // of a quiet connection leaves at once.
 func TestWriteDelayCoalescesAFastStream(t *testing.T) {
@@ -655,13 +655,13 @@ func TestWriteDelayCoalescesAFastStream(t *testing.T) {
 
 	before := h.writes.Load()
 	start := time.Now()
-	r.conn.Send(Message{Data: []byte("first"), Defer: true})
+	r.conn.Send(Message{Data: []byte("first"), Timing: Batched})
 	c.Expect("4first")
 	if took := time.Since(start); took > delay/2 {
 		t.Fatalf("a quiet connection's message waited %v", took)
 	}
 	for _, m := range []string{"a", "b", "c", "d"} {
-		r.conn.Send(Message{Data: []byte(m), Defer: true})
+		r.conn.Send(Message{Data: []byte(m), Timing: Batched})
 		time.Sleep(5 * time.Millisecond)
 	}
 	for _, m := range []string{"4a", "4b", "4c", "4d"} {
@@ -675,25 +675,25 @@ func TestWriteDelayCoalescesAFastStream(t *testing.T) {
 	}
 }
 
-// A message without Defer (an ack) does not wait for the write delay, and
+// An Immediate message (an ack) does not wait for the write delay, and
 // takes the broadcasts waiting before it along, in order, in one write.
 func TestWriteDelayUrgentMessageLeavesAtOnce(t *testing.T) {
 	const delay = 500 * time.Millisecond
 	h := newHarness(t, Options{WriteDelay: delay, PingInterval: time.Minute})
 	c, _, r := h.mustDial()
 	time.Sleep(2 * delay)
-	r.conn.Send(Message{Data: []byte("first"), Defer: true})
+	r.conn.Send(Message{Data: []byte("first"), Timing: Batched})
 	c.Expect("4first")
 
 	before := h.writes.Load()
 	start := time.Now()
-	r.conn.Send(Message{Data: []byte("waits"), Defer: true})
+	r.conn.Send(Message{Data: []byte("waits"), Timing: Batched})
 	time.Sleep(20 * time.Millisecond)
 	r.conn.Send(Message{Data: []byte("ack")})
 	c.Expect("4waits")
 	c.Expect("4ack")
 	if took := time.Since(start); took > delay/2 {
-		t.Fatalf("the urgent message took %v, want well under the delay (%v)", took, delay)
+		t.Fatalf("the Immediate message took %v, want well under the delay (%v)", took, delay)
 	}
 	if n := h.writes.Load() - before; n != 1 {
 		t.Fatalf("%d writes, want 1", n)
@@ -709,7 +709,7 @@ func TestWriteDelayGrowsWithTheRate(t *testing.T) {
 		c, _, r := h.mustDial()
 		before := h.writes.Load()
 		for i := range 500 {
-			r.conn.Send(Message{Data: []byte(fmt.Sprint(i)), Defer: true})
+			r.conn.Send(Message{Data: []byte(fmt.Sprint(i)), Timing: Batched})
 			time.Sleep(time.Millisecond)
 		}
 		for i := range 500 {
@@ -733,7 +733,7 @@ func TestWriteDelayBoundsTheWriteRate(t *testing.T) {
 	before := h.writes.Load()
 	start := time.Now()
 	for i := range frames {
-		r.conn.Send(Message{Data: []byte(fmt.Sprint(i)), Defer: true})
+		r.conn.Send(Message{Data: []byte(fmt.Sprint(i)), Timing: Batched})
 		time.Sleep(gap)
 	}
 	for i := range frames {
