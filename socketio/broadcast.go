@@ -102,14 +102,10 @@ func EncodeBroadcast(nsp, offset, event string, args ...any) (Broadcast, error) 
 // that is a string, as the official client reads it.
 func offsetOf(pkt []byte) string {
 	p, err := decodePacket(pkt)
-	if err != nil || p.data == nil {
+	if err != nil || len(p.args) == 0 {
 		return ""
 	}
-	var args []json.RawMessage
-	if json.Unmarshal(p.data, &args) != nil || len(args) < 2 {
-		return ""
-	}
-	last := bytes.TrimSpace(args[len(args)-1])
+	last := bytes.TrimSpace(p.args[len(p.args)-1])
 	var s string
 	if len(last) == 0 || last[0] != '"' || json.Unmarshal(last, &s) != nil {
 		return ""

@@ -24,13 +24,17 @@ const maxAttachments = 64
 var errBadPacket = errors.New("socketio: invalid packet")
 
 // packet is one Socket.IO packet. id is -1 when the packet has none; data
-// is its raw JSON, nil when absent.
+// is its raw JSON, nil when absent. An EVENT's or ACK's array is decoded
+// once, here: name is an event's name, args the rest of its array (all of
+// an ack's), each a copy of its bytes.
 type packet struct {
 	typ         byte
 	nsp         string
 	id          int64
 	data        []byte
 	attachments int
+	name        string
+	args        []json.RawMessage
 }
 
 // decodePacket parses the text form: type, [attachments "-"], ["/nsp,"],
@@ -75,9 +79,6 @@ func decodePacket(b []byte) (packet, error) {
 		b = b[digits:]
 	}
 	if len(b) > 0 {
-		if !json.Valid(b) {
-			return p, errBadPacket
-		}
 		p.data = b
 	}
 	return p, p.validate()
@@ -87,7 +88,7 @@ func decodePacket(b []byte) (packet, error) {
 func (p *packet) validate() error {
 	switch p.typ {
 	case typeConnect:
-		if p.data != nil && p.data[0] != '{' {
+		if p.data != nil && (p.data[0] != '{' || !json.Valid(p.data)) {
 			return errBadPacket
 		}
 	case typeDisconnect:
@@ -95,14 +96,16 @@ func (p *packet) validate() error {
 			return errBadPacket
 		}
 	case typeEvent, typeBinaryEvent:
-		if len(p.data) < 2 || p.data[0] != '[' {
+		if len(p.data) < 2 || p.data[0] != '[' || json.Unmarshal(p.data, &p.args) != nil {
 			return errBadPacket
 		}
-		if _, err := eventName(p.data); err != nil {
+		name, err := eventName(p.args)
+		if err != nil {
 			return err
 		}
+		p.name, p.args = name, p.args[1:]
 	case typeAck, typeBinaryAck:
-		if p.id < 0 || len(p.data) < 2 || p.data[0] != '[' {
+		if p.id < 0 || len(p.data) < 2 || p.data[0] != '[' || json.Unmarshal(p.data, &p.args) != nil {
 			return errBadPacket
 		}
 	case typeConnectError:
@@ -113,9 +116,8 @@ func (p *packet) validate() error {
 }
 
 // eventName returns the first element of an event's array, a string.
-func eventName(data []byte) (string, error) {
-	var head []json.RawMessage
-	if err := json.Unmarshal(data, &head); err != nil || len(head) == 0 || len(head[0]) == 0 {
+func eventName(head []json.RawMessage) (string, error) {
+	if len(head) == 0 || len(head[0]) == 0 {
 		return "", errBadPacket
 	}
 	var name string

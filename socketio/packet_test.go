@@ -154,3 +154,16 @@ func FuzzDecodePacket(f *testing.F) {
 		}
 	})
 }
+
+// An event's array is decoded once, by decodePacket: its name and the
+// rest, which the handler gets as they are; an ack's array whole.
+func TestDecodePacketSplitsTheArray(t *testing.T) {
+	p, err := decodePacket([]byte(`22["chat:message",{"content":"hi"},3]`))
+	if err != nil || p.name != "chat:message" || len(p.args) != 2 || string(p.args[0]) != `{"content":"hi"}` || string(p.args[1]) != "3" {
+		t.Fatalf("event: %+v, %v", p, err)
+	}
+	p, err = decodePacket([]byte(`31["ok",null]`))
+	if err != nil || p.name != "" || len(p.args) != 2 || string(p.args[0]) != `"ok"` || string(p.args[1]) != "null" {
+		t.Fatalf("ack: %+v, %v", p, err)
+	}
+}

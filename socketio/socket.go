@@ -340,13 +340,9 @@ func encodeEvent(nsp, event string, id int64, args []any) ([]byte, [][]byte, err
 	return appendPacket(make([]byte, 0, len(data)+len(nsp)+8), typ, nsp, len(att), id, data), att, nil
 }
 
+// onEvent runs the handler of an EVENT, its array decoded by decodePacket.
 func (s *Socket) onEvent(p packet, attachments [][]byte) {
-	var args []json.RawMessage
-	if err := json.Unmarshal(p.data, &args); err != nil || len(args) == 0 {
-		return
-	}
-	e := &Event{Args: args[1:], Attachments: attachments}
-	json.Unmarshal(args[0], &e.Name)
+	e := &Event{Name: p.name, Args: p.args, Attachments: attachments}
 	if p.id >= 0 {
 		e.ack = s.acker(p.id)
 	}
@@ -371,16 +367,12 @@ func (s *Socket) acker(id int64) func(args ...any) error {
 }
 
 func (s *Socket) onAck(p packet, attachments [][]byte) {
-	var args []json.RawMessage
-	if json.Unmarshal(p.data, &args) != nil {
-		return
-	}
 	s.mu.Lock()
 	ch := s.acks[p.id]
 	delete(s.acks, p.id)
 	s.mu.Unlock()
 	if ch != nil {
-		ch <- &Event{Args: args, Attachments: attachments}
+		ch <- &Event{Args: p.args, Attachments: attachments}
 	}
 }
 
