@@ -108,10 +108,9 @@ type OpenFunc func(c *Conn) Receiver
 
 // Server serves Engine.IO on the path it is mounted at.
 type Server struct {
-	opts  Options
-	open  OpenFunc
-	log   *slog.Logger
-	hello func(c *Conn) []byte // the open packet's JSON
+	opts Options
+	open OpenFunc
+	log  *slog.Logger
 
 	opening *admission
 	addrs   *addrTable
@@ -386,7 +385,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	}
 	s.opts.Traffic.Opened()
 	if transport == "websocket" {
-		c.serveWebSocket(w, r, true)
+		c.serveWebSocket(w, r)
 		return
 	}
 	c.enqueue(frame{typ: typeOpen, data: s.openPacket(c.id, true)})

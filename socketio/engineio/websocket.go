@@ -83,7 +83,7 @@ func (c *Conn) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsTrans
 }
 
 // serveWebSocket runs a connection that starts on WebSocket.
-func (c *Conn) serveWebSocket(w http.ResponseWriter, r *http.Request, _ bool) {
+func (c *Conn) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	t, ok := c.acceptWebSocket(w, r)
 	if !ok {
 		c.abort(ReasonTransportError)
