@@ -8,8 +8,12 @@ import (
 	"time"
 )
 
-// publishTimeout bounds handing a broadcast to the adapter.
-const publishTimeout = 5 * time.Second
+// publishTimeout bounds handing a broadcast to the adapter, and
+// recoveryTimeout a call to the session store or the replayer.
+const (
+	publishTimeout  = 5 * time.Second
+	recoveryTimeout = 5 * time.Second
+)
 
 // BroadcastOperator selects the sockets of a broadcast. Its methods return
 // a modified copy, so an operator can be kept and reused.

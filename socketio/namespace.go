@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/globalchat/globalchat/internal/randid"
 	"github.com/globalchat/globalchat/socketio/engineio"
@@ -137,7 +136,7 @@ func (n *Namespace) claim(s *Socket, auth []byte) (offset string, st *SessionSta
 	if len(auth) == 0 || json.Unmarshal(auth, &claim) != nil || claim.PID == "" || claim.Offset == "" {
 		return "", nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), recoveryTimeout)
 	defer cancel()
 	got, err := r.Sessions.Take(ctx, claim.PID)
 	if err != nil || got.Namespace != n.name {
@@ -157,7 +156,7 @@ func (n *Namespace) replay(s *Socket, st *SessionState, offset string) []Broadca
 	s.hold()
 	s.Join(s.id)
 	s.Join(st.Rooms...)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), recoveryTimeout)
 	defer cancel()
 	missed, ok, err := n.srv.opts.Recovery.Replayer.Replay(ctx, n.name, append(st.Rooms, st.SID), offset)
 	if err != nil || !ok {

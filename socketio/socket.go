@@ -418,7 +418,7 @@ func (s *Socket) saveSession(rooms []string, ttl time.Duration) {
 	}
 	kept := slices.DeleteFunc(slices.Clone(rooms), func(room string) bool { return room == s.id })
 	st := SessionState{PID: s.pid, SID: s.id, Namespace: s.nsp.name, Rooms: kept, Lost: time.Now()}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), recoveryTimeout)
 	defer cancel()
 	if err := r.Sessions.Save(ctx, st, ttl); err != nil {
 		s.nsp.srv.log.Warn("socketio: session not kept for recovery", "sid", s.id, "err", err)
@@ -432,7 +432,7 @@ func (s *Socket) forgetSession() {
 	if r == nil || r.SaveOnConnect == nil || !r.SaveOnConnect() || s.pid == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), recoveryTimeout)
 	defer cancel()
 	r.Sessions.Take(ctx, s.pid)
 }
