@@ -20,6 +20,7 @@ type announcer struct {
 	send      func(event string, payload any) // to the whole room
 	threshold int
 	interval  time.Duration
+	now       func() time.Time
 
 	mu          sync.Mutex
 	windowEnd   time.Time
@@ -39,14 +40,16 @@ type presenceUpdate struct {
 	Left        []globalchat.User `json:"left"`
 }
 
-func newAnnouncer(send func(string, any), threshold int, interval time.Duration) *announcer {
+// newAnnouncer returns an announcer; now is the clock of its windows
+// (the timer that sends a presence:update runs on real time).
+func newAnnouncer(send func(string, any), threshold int, interval time.Duration, now func() time.Time) *announcer {
 	if threshold <= 0 {
 		threshold = 20
 	}
 	if interval <= 0 {
 		interval = time.Second
 	}
-	return &announcer{send: send, threshold: threshold, interval: interval}
+	return &announcer{send: send, threshold: threshold, interval: interval, now: now}
 }
 
 func (f *announcer) joined(u globalchat.User, count int) { f.event(u, count, true) }
@@ -58,7 +61,7 @@ func (f *announcer) event(u globalchat.User, count int, joined bool) {
 		f.mu.Unlock()
 		return
 	}
-	now := time.Now()
+	now := f.now()
 	if now.After(f.windowEnd) {
 		f.windowEnd, f.inWindow = now.Add(f.interval), 0
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/internal/ratelimittest"
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 type recorder struct {
@@ -40,7 +42,7 @@ func (r *recorder) count(event string) int {
 
 func TestAnnouncerSendsEachEventUnderThreshold(t *testing.T) {
 	r := &recorder{}
-	f := newAnnouncer(r.send, 5, time.Hour)
+	f := newAnnouncer(r.send, 5, time.Hour, time.Now)
 	defer f.close()
 	for i := range 3 {
 		f.joined(globalchat.User{ID: fmt.Sprint(i)}, i+1)
@@ -55,12 +57,13 @@ func TestAnnouncerSendsEachEventUnderThreshold(t *testing.T) {
 // events plus one presence:update per interval, not 1,000 events.
 func TestAnnouncerCoalescesAStorm(t *testing.T) {
 	r := &recorder{}
-	f := newAnnouncer(r.send, 10, 50*time.Millisecond)
+	clock := ratelimittest.NewClock() // the storm takes no time, however slow the machine
+	f := newAnnouncer(r.send, 10, 50*time.Millisecond, clock.Now)
 	defer f.close()
 	for i := range 1000 {
 		f.joined(globalchat.User{ID: fmt.Sprint(i), Name: fmt.Sprint("u", i)}, i+1)
 	}
-	time.Sleep(150 * time.Millisecond)
+	testwait.For(t, "the presence:update", func() bool { return r.count(EventPresenceUpdate) > 0 })
 	if got := r.count(EventUserJoined); got != 10 {
 		t.Fatalf("individual joins = %d, want the threshold 10", got)
 	}
@@ -70,8 +73,14 @@ func TestAnnouncerCoalescesAStorm(t *testing.T) {
 	if r.last.OnlineCount != 1000 || len(r.last.Joined) != maxPresenceList {
 		t.Fatalf("update: count %d, %d joined listed", r.last.OnlineCount, len(r.last.Joined))
 	}
-	// Quiet again: the next join is sent on its own.
-	time.Sleep(100 * time.Millisecond)
+	// Quiet again (an interval without events ends the coalescing, and
+	// the window is over): the next join is sent on its own.
+	testwait.For(t, "the coalescing to end", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return !f.coalescing
+	})
+	clock.Advance(time.Second)
 	f.joined(globalchat.User{ID: "late"}, 1001)
 	if got := r.count(EventUserJoined); got != 11 {
 		t.Fatalf("after the storm: %d individual joins, want 11", got)

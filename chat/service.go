@@ -121,7 +121,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, nsp: cfg.IO.Of("/"), log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
 	s.health = newHealth(s.log)
-	s.announce = newAnnouncer(s.broadcast, cfg.PresenceThreshold, cfg.PresenceInterval)
+	s.announce = newAnnouncer(s.broadcast, cfg.PresenceThreshold, cfg.PresenceInterval, cfg.Now)
 	s.nsp.Use(s.authenticate)
 	s.nsp.OnConnection(s.onConnect)
 	// What the store holds was delivered before this process started; the
