@@ -10,6 +10,7 @@ import (
 // memorySessions is the in-memory SessionStore, the default: lost
 // sessions in a map, swept as they expire.
 type memorySessions struct {
+	now      func() time.Time
 	mu       sync.Mutex
 	sessions map[string]memorySession
 	swept    time.Time
@@ -25,12 +26,12 @@ type memorySession struct {
 func NewMemorySessions() SessionStore { return newMemorySessions() }
 
 func newMemorySessions() *memorySessions {
-	return &memorySessions{sessions: make(map[string]memorySession)}
+	return &memorySessions{now: time.Now, sessions: make(map[string]memorySession)}
 }
 
 // Save implements SessionStore.
 func (m *memorySessions) Save(_ context.Context, s SessionState, ttl time.Duration) error {
-	now := time.Now()
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if now.Sub(m.swept) > ttl/4 {
@@ -51,7 +52,7 @@ func (m *memorySessions) Take(_ context.Context, pid string) (SessionState, erro
 	defer m.mu.Unlock()
 	x, ok := m.sessions[pid]
 	delete(m.sessions, pid)
-	if !ok || time.Now().After(x.expires) {
+	if !ok || m.now().After(x.expires) {
 		return SessionState{}, ErrSessionNotFound
 	}
 	return x.state, nil
@@ -60,6 +61,7 @@ func (m *memorySessions) Take(_ context.Context, pid string) (SessionState, erro
 // memoryLog is the default Replayer: the recent broadcasts that carry an
 // offset, bounded in count and age.
 type memoryLog struct {
+	now    func() time.Time
 	maxAge time.Duration
 	max    int
 
@@ -74,11 +76,11 @@ type logEntry struct {
 }
 
 func newMemoryLog(maxAge time.Duration, max int) *memoryLog {
-	return &memoryLog{maxAge: maxAge, max: max}
+	return &memoryLog{now: time.Now, maxAge: maxAge, max: max}
 }
 
 func (l *memoryLog) append(offset string, b Broadcast) {
-	now := time.Now()
+	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	drop := 0

@@ -14,6 +14,8 @@ var _ Replayer = (*memoryLog)(nil)
 func TestMemorySessions(t *testing.T) {
 	ctx := context.Background()
 	m := newMemorySessions()
+	now := time.Now()
+	m.now = func() time.Time { return now }
 	st := SessionState{PID: "p1", SID: "s1", Namespace: "/", Rooms: []string{"a", "b"}, Lost: time.Now()}
 	if err := m.Save(ctx, st, time.Hour); err != nil {
 		t.Fatal(err)
@@ -32,12 +34,12 @@ func TestMemorySessions(t *testing.T) {
 
 	// Expired sessions are not returned, and are swept by later saves.
 	m.Save(ctx, SessionState{PID: "old"}, time.Millisecond)
-	time.Sleep(5 * time.Millisecond)
+	now = now.Add(5 * time.Millisecond)
 	if _, err := m.Take(ctx, "old"); !errors.Is(err, ErrSessionNotFound) {
 		t.Fatalf("expired session: %v", err)
 	}
 	m.Save(ctx, SessionState{PID: "old2"}, time.Millisecond)
-	time.Sleep(5 * time.Millisecond)
+	now = now.Add(5 * time.Millisecond)
 	m.Save(ctx, SessionState{PID: "new"}, time.Millisecond)
 	m.mu.Lock()
 	_, kept := m.sessions["old2"]
@@ -110,8 +112,10 @@ func TestMemoryLogBounds(t *testing.T) {
 	}
 
 	l = newMemoryLog(10*time.Millisecond, 100)
+	now := time.Now()
+	l.now = func() time.Time { return now }
 	l.append("old", bc("/", "old", nil, nil))
-	time.Sleep(20 * time.Millisecond)
+	now = now.Add(20 * time.Millisecond)
 	l.append("new", bc("/", "new", nil, nil))
 	if _, ok, _ := l.Replay(ctx, "/", nil, "old"); ok {
 		t.Error("offset beyond the age bound still known")
