@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,7 +149,7 @@ func (d *driver) wait() []record {
 		recs = append(recs, r)
 	}
 	if len(recs) == 0 {
-		d.t.Fatal(fmt.Sprintf("driver wrote no records\n%s", d.stdio))
+		d.t.Fatalf("driver wrote no records\n%s", d.stdio)
 	}
 	return recs
 }

@@ -89,6 +89,7 @@ func (b *Bandwidth) Realtime(ctx context.Context) (map[string]string, error) {
 
 // Series implements bandwidth.Store.
 func (b *Bandwidth) Series(ctx context.Context, series string, since time.Time) ([]bandwidth.Point, error) {
+	//lint:ignore SA1019 ZRANGEBYSCORE runs on every Redis; ZRANGE BYSCORE needs 6.2
 	members, err := b.client.ZRangeByScore(ctx, keyBandwidthSeries(series), &goredis.ZRangeBy{
 		Min: strconv.FormatInt(since.Truncate(b.interval).Unix(), 10), Max: "+inf",
 	}).Result()

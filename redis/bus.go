@@ -245,6 +245,7 @@ func (b *Bus) Recent(ctx context.Context, before int64, limit int) ([]globalchat
 	}
 	ctx, cancel := withTimeout(ctx, b.timeout)
 	defer cancel()
+	//lint:ignore SA1019 ZREVRANGEBYSCORE runs on every Redis; ZRANGE BYSCORE REV needs 6.2
 	vals, err := b.client.ZRevRangeByScore(ctx, keyRecent, &goredis.ZRangeBy{
 		Min: "-inf", Max: maxScore, Count: int64(limit),
 	}).Result()

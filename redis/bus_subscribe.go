@@ -247,6 +247,7 @@ func (b *Bus) rangeOf(ctx context.Context, key string, after, before int64, limi
 	}
 	c, cancel := withTimeout(ctx, b.timeout)
 	defer cancel()
+	//lint:ignore SA1019 ZRANGEBYSCORE runs on every Redis; ZRANGE BYSCORE needs 6.2
 	vals, err := b.client.ZRangeByScore(c, key, &goredis.ZRangeBy{
 		Min: "(" + strconv.FormatInt(after, 10), Max: maxScore, Count: int64(limit),
 	}).Result()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -165,11 +164,4 @@ func vmRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmRSS")
 	return 0
-}
-
-// ctxFor is a context that ends with the test or after d.
-func ctxFor(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

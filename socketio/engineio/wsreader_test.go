@@ -75,6 +75,7 @@ func TestWriteFramesWritev(t *testing.T) {
 	go func() { errc <- writeFrames(server, frames) }()
 	br := bufio.NewReader(client)
 	for i, want := range frames {
+		//lint:ignore SA1019 the test reads frames of its own server, whose sizes it knows
 		f, err := ws.ReadFrame(br)
 		if err != nil {
 			t.Fatalf("frame %d: %v", i, err)
