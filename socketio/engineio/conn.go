@@ -282,8 +282,8 @@ func (c *Conn) writeWaitLocked() time.Duration {
 //     MaxWriteDelay: 35 ms at 100 frames/s, 50 ms from about 140 on, where
 //     12 or more frames leave per write.
 //
-// Tuned with chatbench on 2 cores: 1,000 receivers at 100 messages/s stay
-// under 50 ms at p99, and every rate up to 250 messages/s under 100 ms.
+// The numbers were tuned with chatbench's fanout scenarios; the figures
+// are in docs/benchmarks.md.
 const (
 	maxWriteRate = 30
 	delayPerRate = 350 * time.Microsecond

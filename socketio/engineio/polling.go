@@ -112,7 +112,12 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 	}
 	c.polling = false
 	c.mu.Unlock()
+	c.answerPoll(w, frames, finished)
+}
 
+// answerPoll writes a poll's answer: frames, after which the session is
+// over when finished.
+func (c *Conn) answerPoll(w http.ResponseWriter, frames []frame, finished bool) {
 	body := appendPayload(make([]byte, 0, payloadSize(frames)), frames)
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	w.Header().Set("Cache-Control", "no-store")
