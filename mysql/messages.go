@@ -37,28 +37,15 @@ var (
 // skipped; one whose seq or (user, client id) another message holds fails
 // with globalchat.ErrConflict.
 func (s *Store) Save(ctx context.Context, msgs ...globalchat.Message) error {
-	reqs := make([]*saveReq, len(msgs))
-	for i, m := range msgs {
+	for _, m := range msgs {
 		if err := check(m); err != nil {
 			return err
 		}
-		reqs[i] = &saveReq{msg: m}
 	}
-	if err := s.batch.DoAll(ctx, reqs); err != nil {
+	if err := sqlstore.Save(ctx, s.batch, msgs); err != nil {
 		return wrap("save", err)
 	}
-	for _, r := range reqs {
-		if r.err != nil {
-			return wrap("save", r.err)
-		}
-	}
 	return nil
-}
-
-// saveReq is one message of a batch and, once committed, its outcome.
-type saveReq struct {
-	msg globalchat.Message
-	err error
 }
 
 // check refuses a message the schema cannot hold as it is.
@@ -101,14 +88,14 @@ func check(m globalchat.Message) error {
 // since Save is idempotent, a retry after a partial failure is safe. When
 // the statement skipped rows, one more query tells a retry from a
 // conflict, per message.
-func (s *Store) commit(ctx context.Context, reqs []*saveReq) error {
+func (s *Store) commit(ctx context.Context, reqs []*sqlstore.SaveRequest) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	for len(reqs) > 0 {
 		n := statementSize(reqs)
 		msgs := make([]globalchat.Message, n)
 		for i, r := range reqs[:n] {
-			msgs[i] = r.msg
+			msgs[i] = r.Msg
 		}
 		query, args := insertQuery(msgs, true)
 		res, err := s.db.ExecContext(ctx, query, args...)
@@ -121,7 +108,7 @@ func (s *Store) commit(ctx context.Context, reqs []*saveReq) error {
 				return err
 			}
 			for i, r := range reqs[:n] {
-				r.err = errs[i]
+				r.Err = errs[i]
 			}
 		}
 		reqs = reqs[n:]
@@ -130,10 +117,10 @@ func (s *Store) commit(ctx context.Context, reqs []*saveReq) error {
 }
 
 // statementSize returns how many of msgs (at least one) fit in one INSERT.
-func statementSize(reqs []*saveReq) int {
+func statementSize(reqs []*sqlstore.SaveRequest) int {
 	size := 0
 	for i, r := range reqs {
-		m := r.msg
+		m := r.Msg
 		// Escaping may double the text; 100 covers the rest of the row.
 		size += 2*(len(m.ID)+len(m.UserID)+len(m.Username)+len(m.Content)+len(m.ClientMsgID)) + 100
 		if size > maxStatement && i > 0 {

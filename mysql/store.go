@@ -54,7 +54,7 @@ var (
 type Store struct {
 	sqlstore.Writer // Before, After, LastSeq, Ping, Append, Fence
 	db              *sql.DB
-	batch           *batch.Batcher[*saveReq]
+	batch           *batch.Batcher[*sqlstore.SaveRequest]
 	logger          *slog.Logger
 
 	closeOnce sync.Once

@@ -15,30 +15,15 @@ import (
 // skipped; one whose seq or (user, client id) another message holds fails
 // with globalchat.ErrConflict.
 func (s *Store) Save(ctx context.Context, msgs ...globalchat.Message) error {
-	reqs := make([]*saveReq, len(msgs))
-	for i, m := range msgs {
-		reqs[i] = &saveReq{msg: m}
-	}
-	if err := s.batch.DoAll(ctx, reqs); err != nil {
+	if err := sqlstore.Save(ctx, s.batch, msgs); err != nil {
 		return wrap("save", err)
-	}
-	for _, r := range reqs {
-		if r.err != nil {
-			return wrap("save", r.err)
-		}
 	}
 	return nil
 }
 
-// saveReq is one message of a batch and, once committed, its outcome.
-type saveReq struct {
-	msg globalchat.Message
-	err error
-}
-
 // commit writes one batch in one transaction; it is the batcher's commit
 // function, so it runs on the single writer goroutine.
-func (s *Store) commit(ctx context.Context, reqs []*saveReq) (err error) {
+func (s *Store) commit(ctx context.Context, reqs []*sqlstore.SaveRequest) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -58,7 +43,7 @@ func (s *Store) commit(ctx context.Context, reqs []*saveReq) (err error) {
 
 // insert adds the messages of reqs inside tx; a row skipped (a key taken)
 // is checked: a retry of a stored message is fine, a conflict is not.
-func (s *Store) insert(ctx context.Context, tx *sql.Tx, reqs []*saveReq) error {
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, reqs []*sqlstore.SaveRequest) error {
 	// ON CONFLICT DO NOTHING covers every unique key, like MySQL's
 	// duplicate-key handling.
 	stmt, err := tx.PrepareContext(ctx, insertStatement+" ON CONFLICT DO NOTHING")
@@ -67,16 +52,16 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, reqs []*saveReq) error {
 	}
 	defer stmt.Close()
 	for _, r := range reqs {
-		res, err := stmt.ExecContext(ctx, row(r.msg)...)
+		res, err := stmt.ExecContext(ctx, row(r.Msg)...)
 		if err != nil {
-			return fmt.Errorf("insert message %q: %w", r.msg.ID, err)
+			return fmt.Errorf("insert message %q: %w", r.Msg.ID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			errs, err := s.Check(ctx, tx, []globalchat.Message{r.msg})
+			errs, err := s.Check(ctx, tx, []globalchat.Message{r.Msg})
 			if err != nil {
 				return err
 			}
-			r.err = errs[0]
+			r.Err = errs[0]
 		}
 	}
 	return nil

@@ -50,7 +50,7 @@ var (
 type Store struct {
 	sqlstore.Writer // Before, After, LastSeq, Append, Fence
 	db              *sql.DB
-	batch           *batch.Batcher[*saveReq]
+	batch           *batch.Batcher[*sqlstore.SaveRequest]
 	logger          *slog.Logger
 
 	closeOnce sync.Once

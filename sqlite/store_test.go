@@ -13,6 +13,7 @@ import (
 
 	"github.com/globalchat/globalchat"
 	"github.com/globalchat/globalchat/internal/batch"
+	"github.com/globalchat/globalchat/internal/sqlstore"
 	"github.com/globalchat/globalchat/storetest"
 )
 
@@ -86,7 +87,7 @@ func TestConcurrentSavesAreBatched(t *testing.T) {
 	// Count the transactions with a batcher around the store's commit.
 	s.batch.Close()
 	var commits atomic.Int64
-	s.batch = batch.New(func(ctx context.Context, reqs []*saveReq) error {
+	s.batch = batch.New(func(ctx context.Context, reqs []*sqlstore.SaveRequest) error {
 		commits.Add(1)
 		return s.commit(ctx, reqs)
 	}, batch.Options{})
