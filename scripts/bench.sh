@@ -11,6 +11,9 @@
 #   storm       1 instance, BENCH_STORM_CLIENTS connect at once, a probe chats
 #   idle        1 instance, BENCH_IDLE_CLIENTS idle connections: memory, CPU
 #   ingest      1 instance, BENCH_INGEST_SENDERS senders as fast as acks allow
+#   churn       1 instance, BENCH_CHURN_CLIENTS receivers, each cut every
+#               BENCH_CHURN_CUT for BENCH_CHURN_AWAY and coming back with
+#               recovery, while BENCH_CHURN_MESSAGES go out at BENCH_CHURN_RATE/s
 #
 # BENCH_SCALE=small runs everything small (about 3 minutes); the default
 # sizes are the targets in docs/benchmarks.md (about 17 minutes).
@@ -43,13 +46,17 @@ if [ "${BENCH_SCALE:-}" = small ]; then
   : "${BENCH_MAX_CLIENTS:=200}" "${BENCH_MAX_RATES:=10,25,50,100,200,400,800}" "${BENCH_MAX_SECONDS:=3}"
   : "${BENCH_STORM_CLIENTS:=1000}" "${BENCH_IDLE_CLIENTS:=1000}" "${BENCH_IDLE_SECONDS:=5}"
   : "${BENCH_INGEST_SENDERS:=20}" "${BENCH_INGEST_SECONDS:=5}" "${BENCH_TIMEOUT:=30s}"
+  : "${BENCH_CHURN_CLIENTS:=200}" "${BENCH_CHURN_MESSAGES:=40}" "${BENCH_CHURN_RATE:=4}" "${BENCH_CHURN_CUT:=3s}" "${BENCH_CHURN_AWAY:=500ms}"
 else
   : "${BENCH_FANOUT_CLIENTS:=1000}" "${BENCH_FANOUT_RATE:=100}" "${BENCH_FANOUT_SECONDS:=30}"
   : "${BENCH_MAX_CLIENTS:=1000}" "${BENCH_MAX_RATES:=5,10,15,20,30,40,60,80,100,120,150,200,250,300,400,600,800,1000,1200,1600}" "${BENCH_MAX_SECONDS:=10}"
   : "${BENCH_STORM_CLIENTS:=15000}" "${BENCH_IDLE_CLIENTS:=15000}" "${BENCH_IDLE_SECONDS:=20}"
   : "${BENCH_INGEST_SENDERS:=50}" "${BENCH_INGEST_SECONDS:=20}" "${BENCH_TIMEOUT:=90s}"
+  # The published dropped-connection test: 10,000 clients, 120 broadcasts
+  # at 2 a second, each connection cut every 15 s for about 2 s.
+  : "${BENCH_CHURN_CLIENTS:=10000}" "${BENCH_CHURN_MESSAGES:=120}" "${BENCH_CHURN_RATE:=2}" "${BENCH_CHURN_CUT:=15s}" "${BENCH_CHURN_AWAY:=2s}"
 fi
-: "${BENCH_SENDERS:=10}" "${BENCH_PROBE_EVERY:=1s}" "${BENCH_ONLY:=fanout fanout-max storm idle ingest}" "${BENCH_TARGETS:=project reference}"
+: "${BENCH_SENDERS:=10}" "${BENCH_PROBE_EVERY:=1s}" "${BENCH_ONLY:=fanout fanout-max storm idle ingest churn}" "${BENCH_TARGETS:=project reference}"
 # The servers' per-user limit; chatbench spreads its sends over enough users.
 rate_limit=10000
 
@@ -190,6 +197,8 @@ scenario fanout-max 2 -scenario fanout -clients "$BENCH_MAX_CLIENTS" -senders "$
 scenario storm 1 -scenario storm -clients "$BENCH_STORM_CLIENTS" -probe-every "$BENCH_PROBE_EVERY"
 scenario idle 1 -scenario idle -settle 5s -clients "$BENCH_IDLE_CLIENTS" -duration "${BENCH_IDLE_SECONDS}s"
 scenario ingest 1 -scenario ingest -senders "$BENCH_INGEST_SENDERS" -duration "${BENCH_INGEST_SECONDS}s"
+scenario churn 1 -scenario churn -clients "$BENCH_CHURN_CLIENTS" -messages "$BENCH_CHURN_MESSAGES" \
+  -rate "$BENCH_CHURN_RATE" -cut-every "$BENCH_CHURN_CUT" -away "$BENCH_CHURN_AWAY"
 
 echo
 doc=${BENCH_DOC-docs/benchmarks.md}

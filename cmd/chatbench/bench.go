@@ -70,9 +70,11 @@ type peer struct {
 type handler func(p *peer, pkt []byte)
 
 // auth is the guest CONNECT payload: with no guest token, the server
-// makes each connection a new user.
+// makes each connection a new user. The guestId is for the reference
+// server, which requires one (8-64 letters, digits, _ or -); globalchat
+// ignores it.
 func (b *bench) auth(role string, n int) map[string]string {
-	return map[string]string{"username": fmt.Sprintf("%s%d", role, n)}
+	return map[string]string{"username": fmt.Sprintf("%s%d", role, n), "guestId": fmt.Sprintf("bench-%s-%s%d", b.run, role, n)}
 }
 
 // srcIP is connection n's source address, one of SrcIPs in turn, each

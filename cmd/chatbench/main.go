@@ -10,6 +10,10 @@
 //	idle    N idle connections: server memory per connection and CPU
 //	ingest  S senders, each sending again as soon as its ack comes: stored
 //	        messages/s and ack latency
+//	churn   N receivers whose connections are cut every -cut-every for
+//	        -away, coming back with connection state recovery, while one
+//	        sender sends -messages at -rate a second: the share delivered
+//	        exactly once, duplicates, losses, replay latency
 //
 // It prints a summary and, with -json, writes the result. With -report it
 // instead reads results from a folder and prints one table comparing the
@@ -57,6 +61,9 @@ type config struct {
 	PIDs       []int         `json:"pids"`
 	InfraPIDs  []int         `json:"infraPids"`
 	ProbeEvery time.Duration `json:"probeEvery"`
+	CutEvery   time.Duration `json:"cutEvery,omitempty"`
+	Away       time.Duration `json:"away,omitempty"`
+	Messages   int           `json:"messages,omitempty"`
 	UserLimit  int           `json:"userRateLimit"`
 	PprofURL   string        `json:"pprofURL,omitempty"`
 	ProfileDir string        `json:"-"`
@@ -122,8 +129,10 @@ func runScenario(ctx context.Context, cfg *config, log *slog.Logger) (*Result, e
 		err = b.idle(ctx, res)
 	case "ingest":
 		err = b.ingest(ctx, res)
+	case "churn":
+		err = b.churn(ctx, res)
 	default:
-		err = fmt.Errorf("unknown scenario %q (fanout, storm, idle, ingest)", cfg.Scenario)
+		err = fmt.Errorf("unknown scenario %q (fanout, storm, idle, ingest, churn)", cfg.Scenario)
 	}
 	b.closeAll()
 	res.finish()
@@ -134,7 +143,7 @@ func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
 	cfg := &config{}
 	var urls, rates, pids, infra string
-	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout, storm, idle or ingest")
+	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout, storm, idle, ingest or churn")
 	fs.StringVar(&cfg.Name, "name", "", "scenario label in the result and table (default: the scenario)")
 	fs.StringVar(&cfg.Target, "target", "project", "label of the server under test in the result (project, reference)")
 	fs.StringVar(&urls, "url", "http://127.0.0.1:3000", "comma-separated server URLs; clients are spread over them round-robin")
@@ -152,6 +161,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.Drain, "drain", 3*time.Second, "fanout: after sending, wait this long without progress for late deliveries")
 	fs.StringVar(&infra, "infra-pid", "", "comma-separated process ids of the shared services (Redis, MariaDB): with -pid and this process, what the CPU use of the rest of the machine (other work) is computed from")
 	fs.DurationVar(&cfg.ProbeEvery, "probe-every", 100*time.Millisecond, "storm: how often the probe sends a message")
+	fs.DurationVar(&cfg.CutEvery, "cut-every", 15*time.Second, "churn: each receiver's connection is cut this often (each at a phase of its own)")
+	fs.DurationVar(&cfg.Away, "away", 2*time.Second, "churn: how long a receiver stays away after a cut")
+	fs.IntVar(&cfg.Messages, "messages", 120, "churn: how many messages the sender sends, at the first -rate a second")
 	fs.IntVar(&cfg.UserLimit, "user-rate-limit", 10000, "the servers' messages per user per minute: fanout uses enough senders to stay under it")
 	fs.StringVar(&pids, "pid", "", "comma-separated server process ids, for memory (idle) and CPU")
 	fs.StringVar(&cfg.PprofURL, "pprof", "", "http://127.0.0.1:port of the server's net/http/pprof: take CPU and heap profiles during the scenario")
@@ -195,6 +207,8 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-user-rate-limit must be positive")
 	case cfg.SrcIPs < 1 || cfg.SrcIPs > 256*254:
 		return nil, errors.New("-src-ips must be 1..65024")
+	case cfg.Scenario == "churn" && (cfg.CutEvery < 100*time.Millisecond || cfg.Away < 0 || cfg.Messages < 1 || cfg.Messages > 100000):
+		return nil, errors.New("churn: -cut-every at least 100ms, -away not negative, -messages 1..100000")
 	case cfg.Concurrent < 1:
 		return nil, errors.New("-connect-concurrency must be positive")
 	case cfg.Duration <= 0 || cfg.Duration > time.Hour:

@@ -44,6 +44,10 @@ type Handler func(pkt []byte)
 
 // Client is one Socket.IO connection.
 type Client struct {
+	// ConnectReply is the payload of the server's CONNECT answer:
+	// {"sid":…,"pid":…} (the pid when the server offers recovery).
+	ConnectReply []byte
+
 	conn    net.Conn
 	rd      *bufio.Reader
 	idle    time.Duration // read deadline: ping interval + timeout
@@ -145,6 +149,7 @@ func (c *Client) handshake(auth any, deadline time.Time) error {
 				return err
 			}
 		case strings.HasPrefix(string(msg), "40"):
+			c.ConnectReply = append([]byte(nil), msg[2:]...)
 			return nil
 		case strings.HasPrefix(string(msg), "44"):
 			return fmt.Errorf("connect refused: %s", clip(msg[2:]))
