@@ -11,11 +11,13 @@ import (
 )
 
 // client is one Engine.IO connection and the sockets it opened, one per
-// namespace. It receives the connection's messages, one at a time.
+// namespace. It receives the connection's messages, one at a time, and
+// runs their packets through its inbox.
 type client struct {
 	srv   *Server
 	conn  *engineio.Conn
 	timer *time.Timer // connect timeout
+	inbox inbox
 
 	// pending is a binary packet waiting for its attachments, of which
 	// pendingBytes have come.
@@ -105,10 +107,28 @@ func (c *client) fail(why string) {
 	c.conn.Close(engineio.ReasonParseError)
 }
 
+// dispatch runs a packet after those before it, through the inbox, so
+// that the read loop goes on while a handler waits. A CONNECT is waited
+// for: its work (authentication, history, presence) is part of opening
+// the connection, which the Engine.IO layer bounds (MaxOpening) while
+// OnMessage runs; and its data is valid only until then.
 func (c *client) dispatch(p packet, attachments [][]byte) {
+	if p.typ == typeConnect {
+		c.inbox.do(func() { c.connect(p) })
+		return
+	}
+	p.data = nil // valid only during OnMessage; name and args are copies
+	c.inbox.add(func() { c.handle(p, attachments) })
+}
+
+// Settle implements engineio.Settler: it returns once the packets
+// received so far have run (a drain closes the connection after the
+// answer to the message in flight).
+func (c *client) Settle() { c.inbox.do(func() {}) }
+
+// handle runs a packet other than CONNECT.
+func (c *client) handle(p packet, attachments [][]byte) {
 	switch p.typ {
-	case typeConnect:
-		c.connect(p)
 	case typeDisconnect:
 		if s := c.socket(p.nsp); s != nil {
 			s.close(ReasonClientDisconnect)
@@ -242,8 +262,13 @@ func (c *client) remove(s *Socket) {
 }
 
 // OnClose implements engineio.Receiver: every socket of the connection
-// closes with the transport's reason.
+// closes with the transport's reason, once the packets received before
+// have run.
 func (c *client) OnClose(reason engineio.Reason) {
+	c.inbox.do(func() { c.close(reason) })
+}
+
+func (c *client) close(reason engineio.Reason) {
 	c.mu.Lock()
 	c.stopTimerLocked()
 	c.closed = true

@@ -2,8 +2,11 @@ package socketio
 
 import (
 	"errors"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -323,5 +326,102 @@ func TestHandshake(t *testing.T) {
 		}
 	case <-time.After(waitFor):
 		t.Fatal("not connected")
+	}
+}
+
+// A handler that waits (on Redis, a database) does not hold the
+// connection's reading: heartbeats are answered meanwhile, and the
+// packets after it run after it, in order, the disconnect last.
+func TestSlowHandlerKeepsTheConnectionRead(t *testing.T) {
+	l := newLiveServer(t, Options{})
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var ran []string
+	record := func(what string) {
+		mu.Lock()
+		ran = append(ran, what)
+		mu.Unlock()
+	}
+	disconnected := make(chan struct{})
+	l.Of("/").OnConnection(func(s *Socket) {
+		s.On("slow", func(*Socket, *Event) { <-release; record("slow") })
+		s.On("fast", func(_ *Socket, e *Event) { record("fast " + string(e.Args[0])) })
+		s.OnDisconnect(func(Reason) { record("disconnect"); close(disconnected) })
+	})
+	c := l.dial(t)
+	c.connect("/")
+	c.send(`2["slow"]`)
+	c.send(`2["fast",1]`)
+	c.send(`2["fast",2]`)
+	c.sendEngine("2")
+	if p, err := c.readEngine(); err != nil || p != "3" { // read and answered while "slow" waits
+		t.Fatalf("pong: %q %v", p, err)
+	}
+	c.send("1")
+	close(release)
+	<-disconnected
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"slow", "fast 1", "fast 2", "disconnect"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
+}
+
+// The inbox is bounded: a full one makes the reading wait, and drains.
+func TestInboxBound(t *testing.T) {
+	var b inbox
+	release := make(chan struct{})
+	var n atomic.Int64
+	b.add(func() { <-release })
+	for range maxInbox {
+		b.add(func() { n.Add(1) })
+	}
+	added := make(chan struct{})
+	go func() {
+		b.add(func() { n.Add(1) })
+		close(added)
+	}()
+	select {
+	case <-added:
+		t.Fatal("a job was queued past the bound")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-added
+	b.do(func() {})
+	if n.Load() != maxInbox+1 {
+		t.Fatalf("%d jobs ran, want %d", n.Load(), maxInbox+1)
+	}
+}
+
+// A drain closes a connection after the answer to the message it is
+// handling, which runs off the read loop: the ack leaves before the close.
+func TestDrainWaitsForTheHandlerInFlight(t *testing.T) {
+	l := newLiveServer(t, Options{})
+	release := make(chan struct{})
+	started := make(chan struct{})
+	l.Of("/").OnConnection(func(s *Socket) {
+		s.On("store", func(_ *Socket, e *Event) {
+			close(started)
+			<-release
+			e.Ack("stored")
+		})
+	})
+	c := l.dial(t)
+	c.connect("/")
+	c.send(`20["store"]`)
+	<-started
+	drained := make(chan error, 1)
+	go func() { drained <- l.Drain(t.Context(), 0) }()
+	// The drain has begun once new sessions are refused.
+	testwait.For(t, "the drain to begin", func() bool {
+		status, _ := httpDo(t, http.DefaultClient, "GET", l.pollURL(""), "")
+		return status == http.StatusServiceUnavailable
+	})
+	close(release)
+	c.expect(`30["stored"]`)
+	c.expectClosed()
+	if err := <-drained; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -88,7 +88,9 @@ func (e *Event) Values() ([]any, error) {
 }
 
 // EventHandler handles an event. Handlers of one socket run one at a time,
-// in the order the events arrived.
+// in the order the events arrived, off the connection's read loop: one
+// may wait (for a database, an ack of its own) while the connection goes
+// on being read, heartbeats included.
 type EventHandler func(s *Socket, e *Event)
 
 // ErrDisconnected is returned by EmitWithAck when the socket goes first.

@@ -441,6 +441,9 @@ func (c *Conn) Drain(reason Reason) {
 	c.recvMu.Lock()
 	c.recvClosed = true
 	c.recvMu.Unlock()
+	if s, ok := c.recv.(Settler); ok {
+		s.Settle()
+	}
 	c.Close(reason)
 }
 

@@ -102,6 +102,14 @@ type Receiver interface {
 	OnClose(reason Reason)
 }
 
+// Settler is a Receiver that handles messages after OnMessage has
+// returned (from a queue of its own, so that a slow handler does not stop
+// the connection's reading): Settle returns once every message received
+// so far has been handled. Drain waits for it.
+type Settler interface {
+	Settle()
+}
+
 // OpenFunc is called for each new connection, before it receives anything,
 // and returns what receives its messages.
 type OpenFunc func(c *Conn) Receiver

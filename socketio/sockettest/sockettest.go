@@ -5,10 +5,12 @@
 // and no Node. Only the main namespace and text packets are spoken, which
 // is what an application's flows need.
 //
-// A POST is served on the calling goroutine: when Emit returns, the
-// server's event handler has run. Received packets are collected by a
-// goroutine that keeps one GET pending, as a browser does, and answers
-// the server's pings.
+// A POST is served on the calling goroutine: when Join returns, the
+// server's connection handler has run; when Emit returns, the server has
+// the event, whose handler runs after the ones before it (ask for an ack,
+// or wait for what it sends, to know it ran). Received packets are
+// collected by a goroutine that keeps one GET pending, as a browser does,
+// and answers the server's pings.
 package sockettest
 
 import (
@@ -154,7 +156,7 @@ func (c *Client) Join(auth any) (json.RawMessage, error) {
 // SID returns the Engine.IO session id.
 func (c *Client) SID() string { return c.sid }
 
-// Emit sends an event; when it returns, the server's handler has run.
+// Emit sends an event.
 func (c *Client) Emit(event string, args ...any) {
 	c.t.Helper()
 	c.send("2" + c.encode(append([]any{event}, args...)))
