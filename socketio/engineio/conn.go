@@ -95,8 +95,7 @@ type Conn struct {
 
 	mu           sync.Mutex
 	transport    transportKind
-	queue        []frame
-	queueBytes   int
+	out          outbox // what waits to be sent, and the pace of WebSocket writes
 	closed       bool
 	wake         chan struct{} // wakes a pending poll
 	polling      bool          // a GET is pending
@@ -106,12 +105,6 @@ type Conn struct {
 	pendingClose bool          // a close packet is due once the queue has drained
 	noopDue      bool          // closed by the client over polling with no GET pending
 	ws           *wsTransport
-	writing      bool        // a WebSocket write loop is running or due
-	due          *time.Timer // starts the write loop after the write delay
-	immediate    bool        // the queue holds an Immediate message
-	lastWrite    time.Time
-	delay        time.Duration // current write delay (see adaptLocked)
-	rate         float64       // frames per second written lately
 	timer        *time.Timer
 	awaitingPong bool
 	nextBeat     time.Time // when heartbeat is due: the next ping, or the pong's deadline
@@ -124,9 +117,9 @@ func newConn(s *Server, id string, r *http.Request) *Conn {
 		srv: s, id: id,
 		header: keptHeaders(r.Header, s.opts.KeepHeaders), rawQuery: r.URL.RawQuery,
 		remoteAddr: r.RemoteAddr, opened: time.Now(),
-		wake:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
-		delay: s.opts.WriteDelay,
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+		out:  outbox{delay: s.opts.WriteDelay},
 	}
 }
 
@@ -212,110 +205,17 @@ func (c *Conn) enqueueFrames(timing Timing, frames ...frame) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue)+len(frames) > c.srv.opts.MaxQueue || c.queueBytes+size > c.srv.opts.MaxQueueBytes {
+	if !c.out.fits(len(frames), size, c.srv.opts.MaxQueue, c.srv.opts.MaxQueueBytes) {
 		c.mu.Unlock()
 		// Closed from another goroutine: the caller may hold locks (a
 		// broadcast walking a room) that closing needs.
 		go c.abort(ReasonSlowClient)
 		return ErrSlowClient
 	}
-	c.queue = append(c.queue, frames...)
-	c.queueBytes += size
-	c.immediate = c.immediate || timing == Immediate
+	c.out.push(timing, size, frames...)
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
-}
-
-// kickLocked gets the queue moving: wakes a pending poll, or starts the
-// WebSocket write loop, which exists only while there is something to
-// write, so an idle connection costs no goroutine for writing.
-func (c *Conn) kickLocked() {
-	if c.transport == transportWebSocket {
-		switch {
-		case c.ws == nil:
-		case !c.writing:
-			c.writing = true
-			c.startWriteLocked()
-		case c.immediate && c.due != nil && c.due.Stop():
-			// The loop waits for the delay, and something must not: now.
-			c.due = nil
-			go c.writeLoop(c.ws)
-		}
-		return
-	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// startWriteLocked runs the write loop now, or after the write delay.
-func (c *Conn) startWriteLocked() {
-	ws := c.ws
-	if wait := c.writeWaitLocked(); wait > 0 {
-		c.due = time.AfterFunc(wait, func() { c.writeLoop(ws) })
-	} else {
-		go c.writeLoop(ws)
-	}
-}
-
-// writeWaitLocked is how long the next write waits: nothing when the
-// queue holds an Immediate message, else the rest of the write delay.
-func (c *Conn) writeWaitLocked() time.Duration {
-	if c.delay <= 0 || c.immediate || c.lastWrite.IsZero() || c.closed {
-		return 0
-	}
-	return c.delay - time.Since(c.lastWrite)
-}
-
-// The write delay of a connection fed fast. Writes, not bytes, are what a
-// busy server spends most on (on loopback a small write costs about 10 µs
-// of kernel time on the benchmark machine, whatever its size), so:
-//
-//   - a connection fed up to maxWriteRate frames a second keeps WriteDelay:
-//     a quiet room is written at once;
-//   - above that it waits at least 1/maxWriteRate, so that it costs at most
-//     maxWriteRate writes a second however fast it is fed (at 60 frames/s,
-//     two frames per write);
-//   - and the wait grows by delayPerRate per frame per second, up to
-//     MaxWriteDelay: 35 ms at 100 frames/s, 50 ms from about 140 on, where
-//     12 or more frames leave per write.
-//
-// The numbers were tuned with chatbench's fanout scenarios; the figures
-// are in docs/benchmarks.md.
-const (
-	maxWriteRate = 30
-	delayPerRate = 350 * time.Microsecond
-)
-
-// adaptLocked records a write of n frames at now and sets the write delay
-// from the rate the connection was fed since its previous write (a moving
-// average, so that a burst does not set the delay alone).
-func (c *Conn) adaptLocked(n int, now time.Time) {
-	o := c.srv.opts
-	if o.WriteDelay <= 0 {
-		return
-	}
-	if !c.lastWrite.IsZero() {
-		dt := max(now.Sub(c.lastWrite).Seconds(), 1e-3)
-		c.rate += (float64(n)/dt - c.rate) / 4
-		d := time.Duration(c.rate * float64(delayPerRate))
-		if c.rate > maxWriteRate {
-			d = max(d, time.Second/maxWriteRate)
-		}
-		c.delay = min(max(d, o.WriteDelay), o.MaxWriteDelay)
-	}
-	c.lastWrite = now
-}
-
-// takeLocked empties the queue and returns what it held.
-func (c *Conn) takeLocked() []frame {
-	frames := c.queue
-	c.queue = nil
-	c.queueBytes = 0
-	c.immediate = false
-	return frames
 }
 
 // receive hands one packet received from the client to the right place.
@@ -466,14 +366,14 @@ func (c *Conn) close(reason Reason, flush bool) {
 		c.silence.Stop()
 	}
 	if !flush {
-		c.takeLocked()
+		c.out.take()
 	}
 	ws := c.ws
 	keep := flush || c.noopDue // a poll is still to come
 	switch {
 	case c.transport == transportWebSocket && ws != nil && flush:
 		ws.closing = true
-		c.immediate = true
+		c.out.immediate = true
 		c.kickLocked()
 	case c.transport == transportWebSocket && ws != nil:
 		ws.conn.Close()

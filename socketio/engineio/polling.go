@@ -22,7 +22,7 @@ const upgradeGrace = 100 * time.Millisecond
 // over (for a GET that came during it).
 func (c *Conn) pollReadyLocked(late, graceOver bool) bool {
 	switch {
-	case len(c.queue) > 0 || c.closed || c.transport != transportPolling:
+	case len(c.out.frames) > 0 || c.closed || c.transport != transportPolling:
 		return true
 	case late:
 		return graceOver
@@ -79,7 +79,7 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 		c.Close(ReasonTransportError)
 		return
 	}
-	if c.closed && len(c.queue) == 0 && !c.pendingClose && !c.noopDue {
+	if c.closed && len(c.out.frames) == 0 && !c.pendingClose && !c.noopDue {
 		c.mu.Unlock()
 		writeError(w, http.StatusBadRequest, errSessionUnknown)
 		return
@@ -98,7 +98,7 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errBadRequest)
 		return
 	}
-	frames := c.takeLocked()
+	frames := c.out.take()
 	finished := false
 	switch {
 	case len(frames) > 0:

@@ -54,8 +54,8 @@ func (s *Server) Queued() (frames, bytes int) {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.mu.Lock()
-		frames += len(c.queue)
-		bytes += c.queueBytes
+		frames += len(c.out.frames)
+		bytes += c.out.bytes
 		c.mu.Unlock()
 	}
 	return frames, bytes

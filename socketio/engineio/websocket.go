@@ -174,7 +174,7 @@ func (c *Conn) probe(t *wsTransport) bool {
 	case c.wake <- struct{}{}:
 	default:
 	}
-	if len(c.queue) > 0 {
+	if len(c.out.frames) > 0 {
 		c.kickLocked()
 	}
 	return true
@@ -232,7 +232,7 @@ func (c *Conn) protocolClose(t *wsTransport, ce *closeError) {
 	c.srv.log.Debug("engineio: websocket closed for a protocol violation", "sid", c.id, "status", int(ce.status), "why", ce.text)
 	c.mu.Lock()
 	t.closeBody = ce.body()
-	c.takeLocked()
+	c.out.take()
 	c.mu.Unlock()
 	c.Close(ReasonTransportError) // the write loop sends the close frame
 	t.lingerClose()
@@ -325,48 +325,6 @@ func (c *Conn) readMessage(t *wsTransport) ([]byte, ws.OpCode, error) {
 	}
 }
 
-// writeLoop flushes the queue to the WebSocket, every pending frame in one
-// write, until it is empty; then it exits.
-func (c *Conn) writeLoop(t *wsTransport) {
-	var written []frame
-	for {
-		c.mu.Lock()
-		c.due = nil
-		if len(c.queue) == 0 {
-			c.recycleLocked(written)
-			c.writing = false
-			closing := t.closing
-			body := t.closeBody
-			c.mu.Unlock()
-			if closing {
-				writeFrames(t.conn, []frame{{typ: ctrlClose, data: body}})
-				t.closeAfterWrite(body != nil)
-			}
-			return
-		}
-		if written != nil && c.writeWaitLocked() > 0 {
-			// More came during the write: it waits for the delay.
-			c.startWriteLocked()
-			c.mu.Unlock()
-			return
-		}
-		frames := c.takeLocked()
-		c.recycleLocked(written)
-		c.adaptLocked(len(frames), time.Now())
-		c.mu.Unlock()
-		if err := writeFrames(t.conn, frames); err != nil {
-			c.mu.Lock()
-			c.writing = false
-			c.mu.Unlock()
-			c.abort(ReasonTransportError)
-			t.conn.Close()
-			return
-		}
-		c.sentWebSocket(frames)
-		written = frames
-	}
-}
-
 // closeAfterWrite ends the socket once the close frame is written: at
 // once, or, when the reader lingers after a protocol violation, only the
 // sending side (the reader closes the rest).
@@ -378,21 +336,6 @@ func (t *wsTransport) closeAfterWrite(lingering bool) {
 	if !lingering {
 		t.conn.Close()
 	}
-}
-
-// maxSpare bounds the queue array a connection keeps between writes: a
-// small one spares an allocation per message, a large one (left by a
-// burst) would cost memory on every idle connection.
-const maxSpare = 8
-
-// recycleLocked makes frames, which were written, the array of the next
-// queue, when nothing was queued meanwhile.
-func (c *Conn) recycleLocked(frames []frame) {
-	if frames == nil || cap(frames) > maxSpare || c.queue != nil || c.closed {
-		return
-	}
-	clear(frames) // the payloads are not kept alive
-	c.queue = frames[:0]
 }
 
 // writeFrames writes frames as WebSocket frames in one writev(2): their

@@ -1,0 +1,195 @@
+package engineio
+
+import "time"
+
+// outbox is a connection's outbound queue and the pace of its WebSocket
+// writes: what Send queues, what a poll or the write loop takes, and how
+// long the next WebSocket write waits for company (the write delay). It
+// belongs to its Conn, under the Conn's mu; its methods only count and
+// decide, the Conn's (below) start and run the writing.
+//
+// The write loop is a goroutine that runs while there is something to
+// write and exits once the queue is empty: an idle connection, most of a
+// chat's, costs no goroutine for writing (one long-lived loop per
+// connection would cost its stack on each of them).
+type outbox struct {
+	frames    []frame
+	bytes     int
+	immediate bool // the queue holds an Immediate message
+
+	writing   bool        // a write loop is running or due
+	due       *time.Timer // starts the write loop after the write delay
+	lastWrite time.Time
+	delay     time.Duration // current write delay (see adapt)
+	rate      float64       // frames per second written lately
+}
+
+// fits reports whether frames of size bytes fit under the bounds.
+func (o *outbox) fits(frames, size, maxFrames, maxBytes int) bool {
+	return len(o.frames)+frames <= maxFrames && o.bytes+size <= maxBytes
+}
+
+// push queues frames of size bytes.
+func (o *outbox) push(timing Timing, size int, frames ...frame) {
+	o.frames = append(o.frames, frames...)
+	o.bytes += size
+	o.immediate = o.immediate || timing == Immediate
+}
+
+// take empties the queue and returns what it held.
+func (o *outbox) take() []frame {
+	frames := o.frames
+	o.frames, o.bytes, o.immediate = nil, 0, false
+	return frames
+}
+
+// maxSpare bounds the queue array a connection keeps between writes: a
+// small one spares an allocation per message, a large one (left by a
+// burst) would cost memory on every idle connection.
+const maxSpare = 8
+
+// recycle makes frames, which were written, the array of the next queue,
+// when nothing was queued meanwhile.
+func (o *outbox) recycle(frames []frame) {
+	if frames == nil || cap(frames) > maxSpare || o.frames != nil {
+		return
+	}
+	clear(frames) // the payloads are not kept alive
+	o.frames = frames[:0]
+}
+
+// wait is how long the next write waits at now: nothing when the queue
+// holds an Immediate message, else the rest of the write delay.
+func (o *outbox) wait(now time.Time) time.Duration {
+	if o.delay <= 0 || o.immediate || o.lastWrite.IsZero() {
+		return 0
+	}
+	return o.delay - now.Sub(o.lastWrite)
+}
+
+// The write delay of a connection fed fast. Writes, not bytes, are what a
+// busy server spends most on (on loopback a small write costs about 10 µs
+// of kernel time on the benchmark machine, whatever its size), so:
+//
+//   - a connection fed up to maxWriteRate frames a second keeps WriteDelay:
+//     a quiet room is written at once;
+//   - above that it waits at least 1/maxWriteRate, so that it costs at most
+//     maxWriteRate writes a second however fast it is fed (at 60 frames/s,
+//     two frames per write);
+//   - and the wait grows by delayPerRate per frame per second, up to
+//     MaxWriteDelay: 35 ms at 100 frames/s, 50 ms from about 140 on, where
+//     12 or more frames leave per write.
+//
+// The numbers were tuned with chatbench's fanout scenarios; the figures
+// are in docs/benchmarks.md.
+const (
+	maxWriteRate = 30
+	delayPerRate = 350 * time.Microsecond
+)
+
+// adapt records a write of n frames at now and sets the write delay, from
+// base up to ceiling, from the rate the connection was fed since its
+// previous write (a moving average, so that a burst does not set the
+// delay alone). A base of 0 turns the delay off.
+func (o *outbox) adapt(n int, now time.Time, base, ceiling time.Duration) {
+	if base <= 0 {
+		return
+	}
+	if !o.lastWrite.IsZero() {
+		dt := max(now.Sub(o.lastWrite).Seconds(), 1e-3)
+		o.rate += (float64(n)/dt - o.rate) / 4
+		d := time.Duration(o.rate * float64(delayPerRate))
+		if o.rate > maxWriteRate {
+			d = max(d, time.Second/maxWriteRate)
+		}
+		o.delay = min(max(d, base), ceiling)
+	}
+	o.lastWrite = now
+}
+
+// kickLocked gets the queue moving: wakes a pending poll, or starts the
+// WebSocket write loop.
+func (c *Conn) kickLocked() {
+	if c.transport == transportWebSocket {
+		switch {
+		case c.ws == nil:
+		case !c.out.writing:
+			c.out.writing = true
+			c.startWriteLocked()
+		case c.out.immediate && c.out.due != nil && c.out.due.Stop():
+			// The loop waits for the delay, and something must not: now.
+			c.out.due = nil
+			go c.writeLoop(c.ws)
+		}
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// startWriteLocked runs the write loop now, or after the write delay.
+func (c *Conn) startWriteLocked() {
+	ws := c.ws
+	if wait := c.writeWaitLocked(); wait > 0 {
+		c.out.due = time.AfterFunc(wait, func() { c.writeLoop(ws) })
+	} else {
+		go c.writeLoop(ws)
+	}
+}
+
+// writeWaitLocked is how long the next write waits: nothing once closed
+// (what is left goes at once), else what the outbox says.
+func (c *Conn) writeWaitLocked() time.Duration {
+	if c.closed {
+		return 0
+	}
+	return c.out.wait(time.Now())
+}
+
+// writeLoop flushes the queue to the WebSocket, every pending frame in one
+// write, until it is empty; then it exits.
+func (c *Conn) writeLoop(t *wsTransport) {
+	var written []frame
+	for {
+		c.mu.Lock()
+		c.out.due = nil
+		if len(c.out.frames) == 0 {
+			if !c.closed {
+				c.out.recycle(written)
+			}
+			c.out.writing = false
+			closing := t.closing
+			body := t.closeBody
+			c.mu.Unlock()
+			if closing {
+				writeFrames(t.conn, []frame{{typ: ctrlClose, data: body}})
+				t.closeAfterWrite(body != nil)
+			}
+			return
+		}
+		if written != nil && c.writeWaitLocked() > 0 {
+			// More came during the write: it waits for the delay.
+			c.startWriteLocked()
+			c.mu.Unlock()
+			return
+		}
+		frames := c.out.take()
+		if !c.closed {
+			c.out.recycle(written)
+		}
+		c.out.adapt(len(frames), time.Now(), c.srv.opts.WriteDelay, c.srv.opts.MaxWriteDelay)
+		c.mu.Unlock()
+		if err := writeFrames(t.conn, frames); err != nil {
+			c.mu.Lock()
+			c.out.writing = false
+			c.mu.Unlock()
+			c.abort(ReasonTransportError)
+			t.conn.Close()
+			return
+		}
+		c.sentWebSocket(frames)
+		written = frames
+	}
+}
