@@ -32,6 +32,12 @@ func TestRateLimiter(t *testing.T) {
 	})
 }
 
+func TestRateLimiterWindow(t *testing.T) {
+	ratelimittest.RunWindow(t, func(t testing.TB, perMinute int, window time.Duration, clock func() time.Time) globalchat.RateLimiter {
+		return NewRateLimiter(perMinute, clock).WithWindow(window)
+	})
+}
+
 func TestRateLimiterEvictsIdleUsers(t *testing.T) {
 	clock := ratelimittest.NewClock()
 	l := NewRateLimiter(5, clock.Now)

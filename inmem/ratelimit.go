@@ -10,7 +10,8 @@ import (
 
 var _ globalchat.RateLimiter = (*RateLimiter)(nil)
 
-// Window is the span of a rate limit: perMinute messages in any Window.
+// Window is the default span of a rate limit: perMinute messages in any
+// Window (WithWindow changes it, for tests that wait for a limit to clear).
 const Window = time.Minute
 
 // DefaultPerMinute is the reference design's limit.
@@ -26,8 +27,9 @@ const DefaultPerMinute = 20
 // minute old, which is also the exact RetryAfter. It costs perMinute
 // timestamps per active user, and users idle for a minute are evicted.
 type RateLimiter struct {
-	limit int
-	clock func() time.Time
+	limit  int
+	window time.Duration
+	clock  func() time.Time
 
 	mu        sync.Mutex
 	users     map[string]*sendLog
@@ -50,7 +52,15 @@ func NewRateLimiter(perMinute int, clock func() time.Time) *RateLimiter {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &RateLimiter{limit: perMinute, clock: clock, users: make(map[string]*sendLog)}
+	return &RateLimiter{limit: perMinute, window: Window, clock: clock, users: make(map[string]*sendLog)}
+}
+
+// WithWindow sets the span of the limit (d <= 0 keeps it), before first use.
+func (r *RateLimiter) WithWindow(d time.Duration) *RateLimiter {
+	if d > 0 {
+		r.window = d
+	}
+	return r
 }
 
 // Allow implements globalchat.RateLimiter. A refused attempt is not
@@ -68,10 +78,10 @@ func (r *RateLimiter) Allow(ctx context.Context, userID string) (globalchat.Deci
 		l = &sendLog{times: make([]time.Time, r.limit)}
 		r.users[userID] = l
 	}
-	l.expire(now)
+	l.expire(now, r.window)
 	if l.n == r.limit {
-		wait := l.times[l.start].Add(Window).Sub(now)
-		return globalchat.Decision{Limit: r.limit, RetryAfter: min(max(wait, 0), Window)}, nil
+		wait := l.times[l.start].Add(r.window).Sub(now)
+		return globalchat.Decision{Limit: r.limit, RetryAfter: min(max(wait, 0), r.window)}, nil
 	}
 	l.times[(l.start+l.n)%len(l.times)] = now
 	l.n++
@@ -79,9 +89,9 @@ func (r *RateLimiter) Allow(ctx context.Context, userID string) (globalchat.Deci
 }
 
 // expire forgets the sends that left the window: a send at t counts while
-// t > now-Window.
-func (l *sendLog) expire(now time.Time) {
-	edge := now.Add(-Window)
+// t > now-window.
+func (l *sendLog) expire(now time.Time, window time.Duration) {
+	edge := now.Add(-window)
 	for l.n > 0 && !l.times[l.start].After(edge) {
 		l.start = (l.start + 1) % len(l.times)
 		l.n--
@@ -91,12 +101,12 @@ func (l *sendLog) expire(now time.Time) {
 // sweep evicts, once per window, the users with no send in the window, so
 // memory follows the active users only.
 func (r *RateLimiter) sweep(now time.Time) {
-	if now.Sub(r.lastSweep) < Window {
+	if now.Sub(r.lastSweep) < r.window {
 		return
 	}
 	r.lastSweep = now
 	for id, l := range r.users {
-		if l.expire(now); l.n == 0 {
+		if l.expire(now, r.window); l.n == 0 {
 			delete(r.users, id)
 		}
 	}

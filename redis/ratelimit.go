@@ -26,6 +26,8 @@ type RateLimiterOptions struct {
 	// (tests). Every instance must then share one clock source.
 	Clock   func() time.Time
 	Timeout time.Duration // one call to Redis; default 3s
+	// Window is the span of the limit; default RateWindow (a minute).
+	Window time.Duration
 }
 
 // RateLimiter allows each user at most perMinute messages in any sliding
@@ -62,6 +64,9 @@ func NewRateLimiter(client *goredis.Client, perMinute int, opts ...RateLimiterOp
 	if o.Timeout <= 0 {
 		o.Timeout = defaultTimeout
 	}
+	if o.Window <= 0 {
+		o.Window = RateWindow
+	}
 	r := &RateLimiter{client: client, limit: perMinute, opts: o, script: loadScript("ratelimit")}
 	r.batch = batch.New(r.allowBatch, batch.Options{})
 	return r
@@ -79,7 +84,7 @@ func (r *RateLimiter) Allow(ctx context.Context, userID string) (globalchat.Deci
 	if req.allowed {
 		return globalchat.Decision{Allowed: true, Limit: r.limit, Remaining: int(req.remaining)}, nil
 	}
-	return globalchat.Decision{Limit: r.limit, RetryAfter: min(max(req.wait, 0), RateWindow)}, nil
+	return globalchat.Decision{Limit: r.limit, RetryAfter: min(max(req.wait, 0), r.opts.Window)}, nil
 }
 
 // Close stops the batcher, after deciding what is pending.
@@ -105,7 +110,7 @@ func (r *RateLimiter) allowBatch(ctx context.Context, reqs []*allowReq) error {
 	}
 	keys := make([]string, len(reqs))
 	args := make([]any, 0, 3+len(reqs))
-	args = append(args, r.limit, RateWindow.Microseconds(), now)
+	args = append(args, r.limit, r.opts.Window.Microseconds(), now)
 	for i, req := range reqs {
 		keys[i] = req.key
 		args = append(args, req.nonce)

@@ -114,3 +114,11 @@ func TestRateLimiterSuite(t *testing.T) {
 		return l
 	})
 }
+
+func TestRateLimiterWindow(t *testing.T) {
+	ratelimittest.RunWindow(t, func(t testing.TB, perMinute int, window time.Duration, clock func() time.Time) globalchat.RateLimiter {
+		l := NewRateLimiter(client(t, testenv.Redis(t)), perMinute, RateLimiterOptions{Clock: clock, Window: window})
+		t.Cleanup(func() { l.Close() })
+		return l
+	})
+}

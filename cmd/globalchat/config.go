@@ -29,6 +29,7 @@ type config struct {
 	JWTSecret         string
 	GuestSecret       string
 	RatePerMinute     int
+	RateWindow        time.Duration
 	CORSOrigins       string
 	PingInterval      time.Duration
 	PingTimeout       time.Duration
@@ -101,7 +102,8 @@ func (c *config) settings() []setting {
 		{"REDIS_KEY_FILE", "", "PEM key of `REDIS_CERT_FILE`", str(&c.RedisTLS.Key)},
 		{"AUTH_JWT_SECRET", "", "HS256 secret: clients must send `{token}` (claims `sub`, `name`, `exp`); unset means guest mode", str(&c.JWTSecret)},
 		{"GUEST_SECRET", "", "key (16 bytes or more) that signs guest tokens, the same on every instance; unset: a random key generated once and kept in the message database (table `secrets`), which every instance on that database shares. Instances on separate SQLite files need it set alike to know the same guests. Changing it makes every guest a new user", str(&c.GuestSecret)},
-		{"RATE_LIMIT_PER_MINUTE", "20", "messages a user may send in any 60 seconds", integer(&c.RatePerMinute)},
+		{"RATE_LIMIT_PER_MINUTE", "20", "messages a user may send in any 60 seconds (in any `RATE_LIMIT_WINDOW`)", integer(&c.RatePerMinute)},
+		{"RATE_LIMIT_WINDOW", "1m", "the span of `RATE_LIMIT_PER_MINUTE` (1s-1h): a shorter one lets tests see a limit clear in seconds; leave it at a minute in production", duration(&c.RateWindow)},
 		{"CORS_ORIGINS", "", "comma-separated origins (`scheme://host[:port]`, all three compared) allowed besides the server's own; `*` for any, without credentials", str(&c.CORSOrigins)},
 		{"PING_INTERVAL", "25s", "Engine.IO heartbeat interval", duration(&c.PingInterval)},
 		{"PING_TIMEOUT", "20s", "Engine.IO heartbeat timeout", duration(&c.PingTimeout)},
@@ -180,6 +182,7 @@ func (c *config) validate() error {
 	check(c.Port >= 0 && c.Port <= 65535, "PORT must be 0-65535, got %d", c.Port)
 	check(c.GuestSecret == "" || len(c.GuestSecret) >= 16, "GUEST_SECRET must be at least 16 bytes")
 	check(c.RatePerMinute >= 1 && c.RatePerMinute <= 10000, "RATE_LIMIT_PER_MINUTE must be 1-10000, got %d", c.RatePerMinute)
+	check(c.RateWindow >= time.Second && c.RateWindow <= time.Hour, "RATE_LIMIT_WINDOW must be 1s-1h, got %s", c.RateWindow)
 	check(c.PingInterval >= 100*time.Millisecond, "PING_INTERVAL must be at least 100ms")
 	check(c.PingTimeout >= 100*time.Millisecond, "PING_TIMEOUT must be at least 100ms")
 	check(c.RecoveryWindow >= 0, "RECOVERY_WINDOW must not be negative")

@@ -42,6 +42,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{env: map[string]string{"PORT": "abc"}, want: "PORT: not an integer"},
 		{env: map[string]string{"PORT": "70000"}, want: "PORT must be 0-65535"},
 		{env: map[string]string{"RATE_LIMIT_PER_MINUTE": "0"}, want: "RATE_LIMIT_PER_MINUTE must be 1-10000"},
+		{env: map[string]string{"RATE_LIMIT_WINDOW": "500ms"}, want: "RATE_LIMIT_WINDOW must be 1s-1h, got 500ms"},
 		{env: map[string]string{"PING_INTERVAL": "soon"}, want: "PING_INTERVAL: not a duration"},
 		{env: map[string]string{"LOG_LEVEL": "loud"}, want: "LOG_LEVEL must be"},
 		{env: map[string]string{"WRITE_DELAY": "100ms"}, want: "WRITE_DELAY_MAX must be at least WRITE_DELAY (100ms) and at most 1s, got 50ms"},

@@ -128,7 +128,7 @@ func (d *deps) openStore(ctx context.Context, cfg config, log *slog.Logger) erro
 // rate limits, sessions and adapter in memory.
 func (d *deps) openMemory(cfg config) {
 	d.presence = inmem.NewPresence()
-	d.limiter = inmem.NewRateLimiter(cfg.RatePerMinute, nil)
+	d.limiter = inmem.NewRateLimiter(cfg.RatePerMinute, nil).WithWindow(cfg.RateWindow)
 	d.sessions = socketio.NewMemorySessions()
 	d.adapter = socketio.LocalAdapter{}
 }
@@ -238,13 +238,13 @@ func (d *deps) useRedis(ctx context.Context, clients redisClients, cfg config, l
 	if err := presence.Start(ctx); err != nil {
 		return err
 	}
-	limiter := redis.NewRateLimiter(clients.messages, cfg.RatePerMinute)
+	limiter := redis.NewRateLimiter(clients.messages, cfg.RatePerMinute, redis.RateLimiterOptions{Window: cfg.RateWindow})
 	sessions := redis.NewSessionStore(client, "")
 	d.mu.Lock()
 	d.closers = append(d.closers, presence.Close, limiter.Close, sessions.Close)
 	d.mu.Unlock()
 	d.presence, d.sessions = presence, sessions
-	d.limiter = &failover.RateLimiter{Primary: limiter, Fallback: inmem.NewRateLimiter(cfg.RatePerMinute, nil)}
+	d.limiter = &failover.RateLimiter{Primary: limiter, Fallback: inmem.NewRateLimiter(cfg.RatePerMinute, nil).WithWindow(cfg.RateWindow)}
 	d.adapter = redis.NewAdapter(client, redis.AdapterOptions{InstanceID: id, Logger: log})
 	return nil
 }

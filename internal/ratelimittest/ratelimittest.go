@@ -48,6 +48,24 @@ func Run(t *testing.T, newLimiter Factory) {
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newLimiter) })
 }
 
+// WindowFactory returns a limiter of perMinute messages in any window.
+type WindowFactory func(t testing.TB, perMinute int, window time.Duration, clock func() time.Time) globalchat.RateLimiter
+
+// RunWindow checks a limiter whose window is not a minute (the setting
+// that lets tests see a limit clear in seconds): the limit holds over the
+// window, RetryAfter counts to its end, and a send leaves it then.
+func RunWindow(t *testing.T, newLimiter WindowFactory) {
+	clock := NewClock()
+	l := newLimiter(t, 2, 5*time.Second, clock.Now)
+	wantAllowed(t, l, "u1", 1)
+	clock.Advance(time.Second)
+	wantAllowed(t, l, "u1", 0)
+	wantRefused(t, l, "u1", 4*time.Second)
+	clock.Advance(4 * time.Second)
+	wantAllowed(t, l, "u1", 0)
+	wantRefused(t, l, "u1", time.Second)
+}
+
 func allow(t testing.TB, l globalchat.RateLimiter, user string) globalchat.Decision {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
