@@ -75,7 +75,10 @@ const cases = [
     const watcher = await client("watcher", id("watcher"));
     const tab1 = await client("dave", id("dave"));
     const tab2 = await client("dave", id("dave"));
-    await sleep(200);
+    // What the second tab says next reaches the watcher after any
+    // user:joined its connection caused: the watcher knows, once it has it.
+    await send(tab2, "dave's second tab");
+    await until(() => watcher.got.messages.some((m) => m.content === "dave's second tab"), 3000, "the second tab's message");
     const joins = watcher.got.joined.filter((p) => p.username === "dave");
     assert.equal(joins.length, 1, "one user:joined for two tabs");
     assert.equal(joins[0].userId, userId(id("dave")));
@@ -121,9 +124,13 @@ const cases = [
     // The victim's own rate limit and presence are untouched.
     assert.equal((await send(victim, "still me")).ok, true);
     victim.close();
-    await sleep(300);
-    const after = await getJSON(server.url + "/api/online-users");
-    assert.ok(!after.body.users.some((u) => u.userId === vid), "the victim left");
+    let gone = false;
+    const left = async () => {
+      const after = await getJSON(server.url + "/api/online-users");
+      gone = !after.body.users.some((u) => u.userId === vid);
+    };
+    for (const end = Date.now() + 3000; !gone && Date.now() < end; await sleep(20)) await left();
+    assert.ok(gone, "the victim left");
   }],
 
   ["the 21st message within a minute is rate limited", async () => {
@@ -146,7 +153,9 @@ const cases = [
     assert.equal(again.ok, true);
     assert.equal(again.message.id, first.message.id);
     assert.equal(again.message.seq, first.message.seq);
-    await sleep(200);
+    // A second delivery of it would come before the next message's.
+    await send(s, "after only once");
+    await until(() => s.got.messages.some((m) => m.content === "after only once"), 3000, "the next message");
     assert.equal(s.got.messages.filter((m) => m.content === "only once").length, 1);
     const page = await getJSON(server.url + "/api/messages?limit=100");
     assert.equal(page.body.messages.filter((m) => m.content === "only once").length, 1);
