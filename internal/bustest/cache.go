@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/globalchat/globalchat"
+	"github.com/globalchat/globalchat/internal/testwait"
 )
 
 func testDedupe(t *testing.T, newBus Factory) {
@@ -38,10 +39,14 @@ func testDedupe(t *testing.T, newBus Factory) {
 	}
 	third := m
 	third.ClientMsgID = ""
-	publish(t, buses[0], third)
+	last := publish(t, buses[0], third)
 	for i, r := range recs {
-		r.WaitN(t, 3, 10*time.Second)
-		time.Sleep(20 * time.Millisecond) // a message delivered twice would come right after
+		// Deliveries come in seq order: a duplicate published would come
+		// before the last message.
+		testwait.For(t, "the last message", func() bool {
+			got := r.Messages()
+			return len(got) > 0 && got[len(got)-1].ID == last.ID
+		})
 		got := r.Messages()
 		if len(got) != 3 {
 			t.Fatalf("subscriber %d received %d messages, want 3", i, len(got))
