@@ -106,6 +106,20 @@ type Appended struct {
 	Duplicate bool
 }
 
+// Typing is who is typing, shared by every instance: the typing
+// indicator's one cluster-wide list. It is best effort (an entry lives
+// until its time, a lost one is not missed), so its errors are logged,
+// never shown to a user.
+type Typing interface {
+	// Set marks u as typing until until.
+	Set(ctx context.Context, u User, until time.Time) error
+	// Clear forgets u (their message was just accepted).
+	Clear(ctx context.Context, u User) error
+	// List returns up to limit users typing at now, in name order, and
+	// how many type in all.
+	List(ctx context.Context, now time.Time, limit int) (users []User, count int, err error)
+}
+
 // Bus gives each message its place in the room's order and carries it to
 // every instance (in memory, or Redis pub/sub). It also keeps the recent
 // messages (the cache of the reference design) for history and recovery.

@@ -138,7 +138,7 @@ func newEnv(t *testing.T, o envOptions) *chatEnv {
 	e.io = io
 	auth := NewAuthenticator(o.jwtSecret, guests(t, "a-guest-key-of-32-bytes-or-so..."))
 	cfg := Config{
-		IO: io, Store: e.store, Bus: e.bus, Presence: e.presence,
+		IO: io, Store: e.store, Bus: e.bus, Presence: e.presence, Typing: inmem.NewTyping(),
 		Limiter: inmem.NewRateLimiter(o.perMinute, e.clock.Now), Auth: auth,
 		Registerer: e.reg, Now: o.now,
 		PresenceThreshold: o.presenceCeiling, PresenceInterval: o.presenceWindow,

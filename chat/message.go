@@ -51,7 +51,7 @@ func (s *Service) onMessage(sock *socketio.Socket, e *socketio.Event) {
 		return
 	}
 	s.metrics.messages.WithLabelValues("accepted").Inc()
-	s.stoppedTyping(mb.User.ID)
+	s.stoppedTyping(mb.User)
 	if e.HasAck() {
 		e.Ack(ackOK{OK: true, Message: m, Remaining: d.Remaining})
 	}
@@ -155,11 +155,26 @@ func (s *Service) store(ctx context.Context, m globalchat.Message) error {
 // watchStore pings the store every second while it is marked away, and
 // marks it back when it answers; it returns the function that stops it.
 func (s *Service) watchStore() func() {
+	return every(time.Second, func(ctx context.Context) {
+		if !s.cfg.State.StoreAway() {
+			return
+		}
+		c, cancel := context.WithTimeout(ctx, spooledSaveTimeout)
+		defer cancel()
+		if s.cfg.Store.Ping(c) == nil {
+			s.cfg.State.SetStoreAway(false, nil)
+		}
+	})
+}
+
+// every runs f once an interval, in a goroutine of its own, until the
+// returned function is called; that function returns once f has.
+func every(interval time.Duration, f func(ctx context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
@@ -167,15 +182,7 @@ func (s *Service) watchStore() func() {
 				return
 			case <-t.C:
 			}
-			if !s.cfg.State.StoreAway() {
-				continue
-			}
-			c, cancelPing := context.WithTimeout(ctx, spooledSaveTimeout)
-			err := s.cfg.Store.Ping(c)
-			cancelPing()
-			if err == nil {
-				s.cfg.State.SetStoreAway(false, nil)
-			}
+			f(ctx)
 		}
 	}()
 	return func() { cancel(); <-done }

@@ -36,6 +36,8 @@ type Config struct {
 	Bus      globalchat.Bus
 	Presence globalchat.Presence
 	Limiter  globalchat.RateLimiter
+	// Typing is who is typing across instances; nil: no typing indicator.
+	Typing globalchat.Typing
 	// AddressLimiter bounds the messages of one client address, and
 	// JoinLimiter its connections (CONNECTs), whatever users it claims
 	// to be; keyed by address. Nil for no bound.
@@ -89,6 +91,8 @@ type Service struct {
 	// histCache holds the encoded history of new connections.
 	histCache historyCache
 	stopWatch func()
+	// stopTyping stops the typing indicator's loop.
+	stopTyping func()
 	// delivered is the highest seq delivered to this instance's sockets.
 	delivered atomic.Int64
 	typing    typingState
@@ -137,6 +141,7 @@ func New(cfg Config) (*Service, error) {
 	s.delivered.Store(max(start, 0))
 	cfg.Bus.Subscribe(start, s.deliver)
 	s.stopWatch = s.watchStore()
+	s.stopTyping = s.watchTyping()
 	return s, nil
 }
 
@@ -145,7 +150,7 @@ func New(cfg Config) (*Service, error) {
 // another instance rather than leave (presence itself is still updated).
 func (s *Service) Close() {
 	s.announce.close()
-	s.closeTyping()
+	s.stopTyping()
 	s.stopWatch()
 }
 

@@ -1,7 +1,8 @@
 package chat
 
 import (
-	"sort"
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 )
 
 // EventTyping is sent by a client while its user types (throttled by the
-// client), and by the server to the room with who is typing.
+// client), and by the server with who is typing.
 const EventTyping = "chat:typing"
 
 const (
@@ -20,100 +21,119 @@ const (
 	// typingMinGap is the per-user bound: closer chat:typing are dropped,
 	// so a client that sends one per keystroke costs nothing more.
 	typingMinGap = time.Second
-	// typingInterval: each instance sends the room its list of who is
-	// typing at most this often, never per keystroke.
+	// typingInterval: each instance reads the cluster-wide list this
+	// often and, while anyone types, sends it to its own sockets: every
+	// client gets one list an interval, never an event per keystroke.
 	typingInterval = time.Second
+	// typingTimeout bounds one call to Config.Typing: the indicator is
+	// not worth waiting for.
+	typingTimeout = time.Second
 	// maxTypingListed bounds the list; count says how many in all.
 	maxTypingListed = 10
 )
 
-// typingPayload is the server's chat:typing: the users typing on the
-// sending instance (clients merge the lists of every instance, each
-// user shown until about 2.5 s after it was last listed).
+// typingPayload is the server's chat:typing: who is typing, on every
+// instance (one list, the same everywhere).
 type typingPayload struct {
 	Users []globalchat.User `json:"users"`
 	Count int               `json:"count"`
 }
 
-type typer struct {
-	user  globalchat.User
-	last  time.Time
-	until time.Time
-}
-
-// typingState is who is typing on this instance, flushed to the room once
-// an interval while anyone is.
+// typingState is when this instance last recorded each user typing: the
+// per-user bound, and whether an accepted message must clear the user
+// (so that a message from someone not typing costs no round trip).
 type typingState struct {
-	mu     sync.Mutex
-	users  map[string]*typer // by user id; bounded by the connected users, expired at each flush
-	armed  bool              // a flush is scheduled
-	closed bool
+	mu   sync.Mutex
+	last map[string]time.Time // by user id; pruned each interval
 }
 
 // onTyping records that the socket's user is typing; the payload is ignored.
 func (s *Service) onTyping(sock *socketio.Socket, _ *socketio.Event) {
+	if s.cfg.Typing == nil {
+		return
+	}
 	u := sock.Data.(*member).User
 	now := s.cfg.Now()
 	t := &s.typing
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
+	last, seen := t.last[u.ID]
+	if seen && now.Sub(last) < typingMinGap {
+		t.mu.Unlock()
 		return
 	}
-	if t.users == nil {
-		t.users = map[string]*typer{}
-	}
-	if cur := t.users[u.ID]; cur != nil && now.Sub(cur.last) < typingMinGap {
-		return
-	}
-	t.users[u.ID] = &typer{user: u, last: now, until: now.Add(typingTTL)}
-	if !t.armed {
-		t.armed = true
-		time.AfterFunc(typingInterval, s.flushTyping)
+	t.last[u.ID] = now
+	t.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), typingTimeout)
+	defer cancel()
+	if err := s.cfg.Typing.Set(ctx, u, now.Add(typingTTL)); err != nil {
+		s.typingFailed(ctx, err)
 	}
 }
 
-// stoppedTyping forgets a user whose message was just accepted.
-func (s *Service) stoppedTyping(userID string) {
-	s.typing.mu.Lock()
-	delete(s.typing.users, userID)
-	s.typing.mu.Unlock()
-}
-
-// flushTyping sends the room who is typing here, and schedules the next
-// flush while anyone still is.
-func (s *Service) flushTyping() {
-	now := s.cfg.Now()
+// stoppedTyping forgets a user whose message was just accepted, if this
+// instance recorded them typing.
+func (s *Service) stoppedTyping(u globalchat.User) {
 	t := &s.typing
 	t.mu.Lock()
-	var list []globalchat.User
-	for id, ty := range t.users {
-		if now.After(ty.until) {
-			delete(t.users, id)
-			continue
-		}
-		list = append(list, ty.user)
-	}
-	t.armed = len(t.users) > 0 && !t.closed
-	if t.armed {
-		time.AfterFunc(typingInterval, s.flushTyping)
-	}
-	closed := t.closed
+	_, seen := t.last[u.ID]
+	delete(t.last, u.ID)
 	t.mu.Unlock()
-	if len(list) == 0 || closed {
+	if !seen || s.cfg.Typing == nil {
 		return
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-	p := typingPayload{Users: list, Count: len(list)}
-	if len(p.Users) > maxTypingListed {
-		p.Users = p.Users[:maxTypingListed]
+	ctx, cancel := context.WithTimeout(context.Background(), typingTimeout)
+	defer cancel()
+	if err := s.cfg.Typing.Clear(ctx, u); err != nil {
+		s.typingFailed(ctx, err)
 	}
-	s.broadcast(EventTyping, p)
 }
 
-// closeTyping stops the flushes (at shutdown).
-func (s *Service) closeTyping() {
-	s.typing.mu.Lock()
-	s.typing.closed = true
-	s.typing.mu.Unlock()
+// watchTyping sends this instance's sockets the cluster-wide list once an
+// interval while anyone types; it returns the function that stops it.
+func (s *Service) watchTyping() func() {
+	if s.cfg.Typing == nil {
+		return func() {}
+	}
+	s.typing.last = map[string]time.Time{}
+	return every(typingInterval, s.flushTyping)
+}
+
+// flushTyping reads who is typing and sends it to this instance's sockets.
+func (s *Service) flushTyping(ctx context.Context) {
+	now := s.cfg.Now()
+	s.pruneTyping(now)
+	ctx, cancel := context.WithTimeout(ctx, typingTimeout)
+	defer cancel()
+	users, n, err := s.cfg.Typing.List(ctx, now, maxTypingListed)
+	if err != nil {
+		s.typingFailed(ctx, err)
+		return
+	}
+	if n == 0 {
+		return
+	}
+	p := typingPayload{Users: users, Count: n}
+	if err := s.nsp.To(globalchat.Room).Local().Emit(EventTyping, p); err != nil {
+		s.log.Warn("chat: typing", "err", err)
+	}
+}
+
+// pruneTyping forgets the users this instance saw type more than
+// typingTTL ago: their entries are gone from Config.Typing too.
+func (s *Service) pruneTyping(now time.Time) {
+	t := &s.typing
+	t.mu.Lock()
+	for id, last := range t.last {
+		if now.Sub(last) >= typingTTL {
+			delete(t.last, id)
+		}
+	}
+	t.mu.Unlock()
+}
+
+// typingFailed logs a failed call to Config.Typing, sampled: with Redis
+// away the indicator pauses, and nothing else is affected.
+func (s *Service) typingFailed(ctx context.Context, err error) {
+	s.cfg.Sampler.Log(ctx, slog.LevelWarn, "typing", "typing", "chat: typing indicator paused",
+		slog.String("err", err.Error()))
 }

@@ -32,7 +32,6 @@ func TestTyping(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	ann, _ := e.guest("ann")
 	bob, _ := e.guest("bob")
-	start := time.Now()
 	for range 30 {
 		ann.Emit(EventTyping)
 		bob.Emit(EventTyping)
@@ -40,9 +39,6 @@ func TestTyping(t *testing.T) {
 	first := typingOf(t, ann)
 	if got := typingNames(first); !slices.Equal(got, []string{"ann", "bob"}) || first.Count != 2 {
 		t.Fatalf("typing %+v, want ann and bob", first)
-	}
-	if d := time.Since(start); d < typingInterval/2 {
-		t.Fatalf("first list after %v: sent at once, not once an interval", d)
 	}
 	// 60 chat:typing in a burst: at most one list an interval, not 60.
 	time.Sleep(typingInterval + typingInterval/2)

@@ -10,6 +10,7 @@ import (
 	"github.com/globalchat/globalchat/internal/bustest"
 	"github.com/globalchat/globalchat/internal/presencetest"
 	"github.com/globalchat/globalchat/internal/ratelimittest"
+	"github.com/globalchat/globalchat/internal/typingtest"
 )
 
 func TestBus(t *testing.T) {
@@ -23,6 +24,12 @@ func TestBus(t *testing.T) {
 func TestPresence(t *testing.T) {
 	presencetest.Run(t, func(t testing.TB) []globalchat.Presence {
 		return []globalchat.Presence{NewPresence()}
+	})
+}
+
+func TestTyping(t *testing.T) {
+	typingtest.Run(t, func(t testing.TB) []globalchat.Typing {
+		return []globalchat.Typing{NewTyping()}
 	})
 }
 

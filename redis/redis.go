@@ -42,6 +42,7 @@ const (
 	keyOnlineUsers    = "global-chat:online-users"    // SET: user ids online
 	keyOnlineNames    = "global-chat:online-names"    // ZSET (score 0): "name\x00userId", for Online in name order
 	keyInstances      = "global-chat:instances"       // ZSET: instance id by last heartbeat (ms, Redis time)
+	keyTyping         = "global-chat:typing"          // ZSET: user JSON by the time (ms) it stops typing; short TTL
 
 	channelMessages = "global-chat:messages" // pub/sub: message JSON in seq order
 

@@ -16,6 +16,7 @@ import (
 	"github.com/globalchat/globalchat/internal/presencetest"
 	"github.com/globalchat/globalchat/internal/ratelimittest"
 	"github.com/globalchat/globalchat/internal/testenv"
+	"github.com/globalchat/globalchat/internal/typingtest"
 )
 
 // testLogger logs to the test until it ends (a goroutine that logs later
@@ -103,6 +104,13 @@ func TestPresenceSuite(t *testing.T) {
 			out = append(out, p)
 		}
 		return out
+	})
+}
+
+func TestTypingSuite(t *testing.T) {
+	typingtest.Run(t, func(t testing.TB) []globalchat.Typing {
+		srv := testenv.Redis(t)
+		return []globalchat.Typing{NewTyping(client(t, srv)), NewTyping(client(t, srv))}
 	})
 }
 

@@ -38,6 +38,7 @@ type deps struct {
 	bus      globalchat.Bus
 	presence globalchat.Presence
 	limiter  globalchat.RateLimiter
+	typing   globalchat.Typing
 	sessions socketio.SessionStore
 	adapter  socketio.Adapter
 	checks   map[string]globalchat.Checker
@@ -128,6 +129,7 @@ func (d *deps) openStore(ctx context.Context, cfg config, log *slog.Logger) erro
 // rate limits, sessions and adapter in memory.
 func (d *deps) openMemory(cfg config) {
 	d.presence = inmem.NewPresence()
+	d.typing = inmem.NewTyping()
 	d.limiter = inmem.NewRateLimiter(cfg.RatePerMinute, nil).WithWindow(cfg.RateWindow)
 	d.sessions = socketio.NewMemorySessions()
 	d.adapter = socketio.LocalAdapter{}
@@ -184,8 +186,9 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 	d.swaps = &swaps{
 		presence: swap.NewPresence(d.presence), limiter: swap.NewRateLimiter(d.limiter),
 		sessions: swap.NewSessions(d.sessions), adapter: swap.NewAdapter(d.adapter),
-		memPresence: d.presence.(*inmem.Presence),
+		memPresence: d.presence.(*inmem.Presence), typing: swap.NewTyping(d.typing),
 	}
+	d.typing = d.swaps.typing
 	d.presence, d.limiter = d.swaps.presence, d.swaps.limiter
 	d.sessions, d.adapter = d.swaps.sessions, d.swaps.adapter
 	retry, cancel := context.WithCancel(context.Background())
@@ -244,6 +247,7 @@ func (d *deps) useRedis(ctx context.Context, clients redisClients, cfg config, l
 	d.closers = append(d.closers, presence.Close, limiter.Close, sessions.Close)
 	d.mu.Unlock()
 	d.presence, d.sessions = presence, sessions
+	d.typing = redis.NewTyping(client)
 	d.limiter = &failover.RateLimiter{Primary: limiter, Fallback: inmem.NewRateLimiter(cfg.RatePerMinute, nil).WithWindow(cfg.RateWindow)}
 	d.adapter = redis.NewAdapter(client, redis.AdapterOptions{InstanceID: id, Logger: log})
 	return nil
@@ -255,6 +259,7 @@ type swaps struct {
 	limiter     *swap.RateLimiter
 	sessions    *swap.Sessions
 	adapter     *swap.Adapter
+	typing      *swap.Typing
 	memPresence *inmem.Presence
 }
 
@@ -312,6 +317,7 @@ func (d *deps) switchToRedis(ctx context.Context, clients redisClients, cfg conf
 	s.presence.Swap(next.presence)
 	s.limiter.Swap(next.limiter)
 	s.sessions.Swap(next.sessions)
+	s.typing.Swap(next.typing)
 	d.mu.Lock()
 	d.closers = append(d.closers, next.closers...)
 	d.mu.Unlock()

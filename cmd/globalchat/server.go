@@ -69,7 +69,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		return nil, err
 	}
 	svc, err := chat.New(chat.Config{
-		IO: io, Store: d.store, Bus: d.bus, Presence: d.presence, Limiter: d.limiter,
+		IO: io, Store: d.store, Bus: d.bus, Presence: d.presence, Limiter: d.limiter, Typing: d.typing,
 		AddressLimiter: addressLimiter(cfg.Edge.MessagesPerAddress),
 		JoinLimiter:    addressLimiter(cfg.Edge.JoinsPerAddress),
 		Auth:           auth, Logger: log, Registerer: reg,

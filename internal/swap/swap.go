@@ -139,3 +139,30 @@ func (s *Adapter) Publish(ctx context.Context, b socketio.Broadcast) error {
 
 // Close implements socketio.Adapter.
 func (s *Adapter) Close() error { return s.cur.get().Close() }
+
+// Typing forwards to the current typing list.
+type Typing struct{ current[globalchat.Typing] }
+
+var _ globalchat.Typing = (*Typing)(nil)
+
+// NewTyping returns a Typing forwarding to t.
+func NewTyping(t globalchat.Typing) *Typing {
+	s := &Typing{}
+	s.set(t)
+	return s
+}
+
+// Set implements globalchat.Typing.
+func (s *Typing) Set(ctx context.Context, u globalchat.User, until time.Time) error {
+	return s.get().Set(ctx, u, until)
+}
+
+// Clear implements globalchat.Typing.
+func (s *Typing) Clear(ctx context.Context, u globalchat.User) error {
+	return s.get().Clear(ctx, u)
+}
+
+// List implements globalchat.Typing.
+func (s *Typing) List(ctx context.Context, now time.Time, limit int) ([]globalchat.User, int, error) {
+	return s.get().List(ctx, now, limit)
+}

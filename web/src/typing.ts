@@ -1,5 +1,5 @@
-// "Alice is typing…": the server sends each instance's list of who types
-// at most once a second (chat:typing); a user stays shown for a moment
+// "Alice is typing…": the server sends the cluster's list of who types
+// once a second while anyone does (chat:typing); a user stays shown for a moment
 // after they were last listed, and goes at once when their message comes.
 
 import { byId } from "./dom";
