@@ -156,18 +156,7 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 	d.closers = append(d.closers, client.Close, msgClient.Close)
 	clients := redisClients{flows: client, messages: msgClient}
 	d.bandwidth = redis.NewBandwidth(client, cfg.AccountInterval, cfg.AccountWindow)
-	d.checks["redis"] = checkFunc(func(ctx context.Context) error {
-		if err := redis.Ping(ctx, client); err != nil {
-			return err
-		}
-		if !d.redisOn.Load() {
-			return errors.New("redis answers; still on in-memory state, switching")
-		}
-		if d.state.RedisAway() {
-			return errors.New("redis answers; messages still go through the store, moving back")
-		}
-		return nil
-	})
+	d.checks["redis"] = d.redisCheck(client)
 	err = redis.Ping(ctx, client)
 	if err != nil && !errors.Is(err, globalchat.ErrUnavailable) {
 		return fmt.Errorf("REDIS_URL: %w", err) // a mistake, not an outage
@@ -182,15 +171,39 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 		return d.useRedis(ctx, clients, cfg, log)
 	}
 	log.Warn("redis unreachable at start: running on in-memory state (this instance alone) and retrying", "err", err)
+	d.waitForRedis(clients, cfg, log)
+	return nil
+}
+
+// redisCheck is the readiness check of Redis: it answers, and the
+// instance is on it.
+func (d *deps) redisCheck(client *goredis.Client) checkFunc {
+	return func(ctx context.Context) error {
+		if err := redis.Ping(ctx, client); err != nil {
+			return err
+		}
+		if !d.redisOn.Load() {
+			return errors.New("redis answers; still on in-memory state, switching")
+		}
+		if d.state.RedisAway() {
+			return errors.New("redis answers; messages still go through the store, moving back")
+		}
+		return nil
+	}
+}
+
+// waitForRedis runs the instance on in-memory state behind forwarders,
+// and retries Redis in the background until it can switch them to it.
+func (d *deps) waitForRedis(clients redisClients, cfg config, log *slog.Logger) {
 	d.openMemory(cfg)
 	d.swaps = &swaps{
 		presence: swap.NewPresence(d.presence), limiter: swap.NewRateLimiter(d.limiter),
 		sessions: swap.NewSessions(d.sessions), adapter: swap.NewAdapter(d.adapter),
 		memPresence: d.presence.(*inmem.Presence), typing: swap.NewTyping(d.typing),
 	}
-	d.typing = d.swaps.typing
 	d.presence, d.limiter = d.swaps.presence, d.swaps.limiter
 	d.sessions, d.adapter = d.swaps.sessions, d.swaps.adapter
+	d.typing = d.swaps.typing
 	retry, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	d.closers = append(d.closers, func() error { cancel(); <-done; return nil })
@@ -198,7 +211,6 @@ func (d *deps) openRedis(ctx context.Context, cfg config, log *slog.Logger) erro
 		defer close(done)
 		d.retryRedis(retry, clients, cfg, log)
 	}()
-	return nil
 }
 
 // openBus sets up the message bus of Redis mode: the Redis bus, behind

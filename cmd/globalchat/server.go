@@ -54,58 +54,72 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		return nil, err
 	}
 	logState(log, cfg, d.redisOn.Load(), d.modeName())
-	// Client mistakes (refused connections, invalid messages) are logged
-	// sampled per address: a hostile client cannot flood the log.
-	sampler := logsample.New(log, logsample.Options{})
-	acct := newAccounting(cfg, d.bandwidth, reg)
-	io, err := socketio.NewServer(ioOptions(cfg, d, acct, log, reg))
+	s := &server{cfg: cfg, log: log, deps: d, reg: reg, draining: new(atomic.Bool)}
+	s.acct = newAccounting(cfg, d.bandwidth, reg)
+	auth, err := s.openChat(ctx, state)
 	if err != nil {
 		d.close()
 		return nil, err
 	}
+	s.http = &http.Server{Handler: s.routes(auth, state), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		// net/http reads up to 4 KB past MaxHeaderBytes: the bound is
+		// MAX_HEADER_BYTES in all.
+		MaxHeaderBytes: cfg.Edge.MaxHeaderBytes - 4096}
+	registerQueues(reg, s.io)
+	s.acct.start(cfg.InstanceID, func(ctx context.Context) (int, error) {
+		n, _, err := s.chat.Online(ctx, 0)
+		return n, err
+	}, log)
+	return s, nil
+}
+
+// openChat builds Socket.IO and the chat on the server's dependencies,
+// and starts the sampled log of client mistakes; it returns the
+// authenticator the HTTP API shares.
+func (s *server) openChat(ctx context.Context, state *globalchat.State) (*chat.Authenticator, error) {
+	cfg, d := s.cfg, s.deps
+	// Client mistakes (refused connections, invalid messages) are logged
+	// sampled per address: a hostile client cannot flood the log.
+	sampler := logsample.New(s.log, logsample.Options{})
+	io, err := socketio.NewServer(ioOptions(cfg, d, s.acct, s.log, s.reg))
+	if err != nil {
+		return nil, err
+	}
 	auth, err := authenticator(ctx, cfg, d.store)
 	if err != nil {
-		d.close()
 		return nil, err
 	}
 	svc, err := chat.New(chat.Config{
 		IO: io, Store: d.store, Bus: d.bus, Presence: d.presence, Limiter: d.limiter, Typing: d.typing,
 		AddressLimiter: addressLimiter(cfg.Edge.MessagesPerAddress),
 		JoinLimiter:    addressLimiter(cfg.Edge.JoinsPerAddress),
-		Auth:           auth, Logger: log, Registerer: reg,
-		PresenceThreshold: cfg.PresenceThreshold, Traffic: acct.chat(), Sampler: sampler, State: state,
+		Auth:           auth, Logger: s.log, Registerer: s.reg,
+		PresenceThreshold: cfg.PresenceThreshold, Traffic: s.acct.chat(), Sampler: sampler, State: state,
 	})
 	if err != nil {
-		d.close()
 		return nil, err
 	}
-	registerSpool(reg, d)
+	registerSpool(s.reg, d)
 	d.onUserLeft(svc.UserLeft)
 	d.chat.Store(svc)
-	resave := func() { log.Info("recovery sessions saved again", "sockets", io.SaveSessions()) }
+	resave := func() { s.log.Info("recovery sessions saved again", "sockets", io.SaveSessions()) }
 	d.sessionsLost.Store(&resave)
-	draining := new(atomic.Bool)
-	handler := httpapi.Routes(httpapi.Deps{
-		Draining: draining.Load,
-		Chat:     svc, SocketIO: io, Web: web.Handler(), Checks: d.checks, Mode: state.Mode,
-		Gatherer: reg, Registerer: reg, Meter: acct.meter, Logger: log,
-		Admin:     httpapi.Admin{Token: cfg.AdminToken, Stats: acct.store, Instance: cfg.InstanceID, Page: web.Handler()},
-		Authorize: auth.Authorize, MetricsOff: cfg.MetricsAddr != "", MetricsToken: cfg.AdminToken,
-	})
-	registerQueues(reg, io)
 	samplerCtx, stopSampler := context.WithCancel(context.Background())
 	go sampler.Run(samplerCtx)
-	acct.start(cfg.InstanceID, func(ctx context.Context) (int, error) {
-		n, _, err := svc.Online(ctx, 0)
-		return n, err
-	}, log)
-	return &server{
-		cfg: cfg, log: log, deps: d, io: io, chat: svc, acct: acct, stopSampler: stopSampler, reg: reg, draining: draining,
-		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-			// net/http reads up to 4 KB past MaxHeaderBytes: the bound is
-			// MAX_HEADER_BYTES in all.
-			MaxHeaderBytes: cfg.Edge.MaxHeaderBytes - 4096},
-	}, nil
+	s.io, s.chat, s.stopSampler = io, svc, stopSampler
+	return auth, nil
+}
+
+// routes is what the HTTP server serves: the API, Socket.IO, the web
+// client, the dashboard, health and metrics.
+func (s *server) routes(auth *chat.Authenticator, state *globalchat.State) http.Handler {
+	return httpapi.Routes(httpapi.Deps{
+		Draining: s.draining.Load,
+		Chat:     s.chat, SocketIO: s.io, Web: web.Handler(), Checks: s.deps.checks, Mode: state.Mode,
+		Gatherer: s.reg, Registerer: s.reg, Meter: s.acct.meter, Logger: s.log,
+		Admin:     httpapi.Admin{Token: s.cfg.AdminToken, Stats: s.acct.store, Instance: s.cfg.InstanceID, Page: web.Handler()},
+		Authorize: auth.Authorize, MetricsOff: s.cfg.MetricsAddr != "", MetricsToken: s.cfg.AdminToken,
+	})
 }
 
 // ioOptions are the Socket.IO server's options.
