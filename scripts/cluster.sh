@@ -103,7 +103,7 @@ done
 # nginx with deploy/nginx.conf: its upstream servers become the
 # instances, its listen this cluster's address.
 servers=""
-for p in "${ports[@]}"; do servers+="    server $host:$p max_fails=1 fail_timeout=5s;\\n"; done
+for p in "${ports[@]}"; do servers+="    server $host:$p max_fails=0;\\n"; done
 awk -v servers="$servers" '
   /^[[:space:]]*server 127\.0\.0\.1:300[0-9]/ { if (!done) { printf "%s", servers; done = 1 } next }
   { print }

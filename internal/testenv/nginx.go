@@ -103,7 +103,8 @@ http {
 func siteConfig(site string, upstreams []string, port int) string {
 	var servers strings.Builder
 	for _, u := range upstreams {
-		fmt.Fprintf(&servers, "    server %s max_fails=1 fail_timeout=2s;\n", u)
+		// As deploy/nginx.conf has them (its comment says why).
+		fmt.Fprintf(&servers, "    server %s max_fails=0;\n", u)
 	}
 	done := false
 	site = upstreamLine.ReplaceAllStringFunc(site, func(string) string {
