@@ -74,7 +74,6 @@ func (t *Typing) List(ctx context.Context, now time.Time, limit int) ([]globalch
 	var count *goredis.IntCmd
 	_, err := t.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.ZRemRangeByScore(ctx, keyTyping, "-inf", from)
-		//lint:ignore SA1019 ZRANGEBYSCORE runs on every Redis; ZRANGE BYSCORE needs 6.2
 		read = p.ZRangeByScore(ctx, keyTyping, &goredis.ZRangeBy{Min: "(" + from, Max: "+inf", Count: typingRead})
 		count = p.ZCard(ctx, keyTyping)
 		return nil
