@@ -157,16 +157,34 @@ func TestMovesToTheStoreAndBack(t *testing.T) {
 	}
 }
 
-// Two instances away on one store: one order, each message to both once.
-func TestInstancesAwayShareTheStoresOrder(t *testing.T) {
+// pair is two instances on one store.
+type pair struct {
+	p1, p2     *flaky
+	b1, b2     *Bus
+	rec1, rec2 *recorder
+}
+
+// twoAway starts two instances on one SQLite file, their primaries down
+// from the start: on one Redis stand-in when shared, else each its own.
+func twoAway(t *testing.T, shared bool) pair {
+	p1, p2 := &flaky{Bus: inmem.NewBus(inmem.BusOptions{})}, &flaky{}
+	p2.Bus = p1.Bus
+	if !shared {
+		p2.Bus = inmem.NewBus(inmem.BusOptions{})
+	}
 	path := filepath.Join(t.TempDir(), "chat.db")
 	store1, store2 := openStore(t, path), openStore(t, path)
-	p1 := &flaky{Bus: inmem.NewBus(inmem.BusOptions{})}
-	p2 := &flaky{Bus: inmem.NewBus(inmem.BusOptions{})}
 	p1.down.Store(true)
 	p2.down.Store(true)
 	b1, rec1, _ := newBus(t, p1, store1)
 	b2, rec2, _ := newBus(t, p2, store2)
+	return pair{p1: p1, p2: p2, b1: b1, b2: b2, rec1: rec1, rec2: rec2}
+}
+
+// Two instances away on one store: one order, each message to both once.
+func TestInstancesAwayShareTheStoresOrder(t *testing.T) {
+	c := twoAway(t, false)
+	b1, b2, rec1, rec2 := c.b1, c.b2, c.rec1, c.rec2
 	const each = 20
 	var wg sync.WaitGroup
 	for i := range each {
@@ -215,14 +233,8 @@ func TestDelivererOnceAndOffsetsNeverBack(t *testing.T) {
 // finds its epoch ended: its message goes to Redis instead, and no append
 // lands among the seqs Redis now hands out.
 func TestAnAppendAfterTheReturnGoesToRedis(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "chat.db")
-	store1, store2 := openStore(t, path), openStore(t, path)
-	shared := inmem.NewBus(inmem.BusOptions{})
-	p1, p2 := &flaky{Bus: shared}, &flaky{Bus: shared}
-	p1.down.Store(true)
-	p2.down.Store(true)
-	b1, _, _ := newBus(t, p1, store1)
-	b2, _, _ := newBus(t, p2, store2)
+	c := twoAway(t, true)
+	p1, p2, b1, b2 := c.p1, c.p2, c.b1, c.b2
 	if _, _, err := b1.Publish(t.Context(), msg("one-away")); err != nil {
 		t.Fatal(err)
 	}
@@ -251,14 +263,8 @@ func TestAnAppendAfterTheReturnGoesToRedis(t *testing.T) {
 // An instance moving back delivers what the others appended since its
 // poller's last read: its Redis subscriber may start after it.
 func TestTheReturnDeliversTheLastAppends(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "chat.db")
-	store1, store2 := openStore(t, path), openStore(t, path)
-	shared := inmem.NewBus(inmem.BusOptions{})
-	p1, p2 := &flaky{Bus: shared}, &flaky{Bus: shared}
-	p1.down.Store(true)
-	p2.down.Store(true)
-	b1, rec1, _ := newBus(t, p1, store1)
-	b2, _, _ := newBus(t, p2, store2)
+	c := twoAway(t, true)
+	p1, b1, b2, rec1 := c.p1, c.b1, c.b2, c.rec1
 	last, _, err := b2.Publish(t.Context(), msg("appended-just-before-the-return"))
 	if err != nil {
 		t.Fatal(err)
