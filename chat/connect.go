@@ -67,7 +67,6 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 
-	sock.Join(globalchat.Room)
 	sock.On(EventMessage, s.onMessage)
 	sock.On(EventTyping, s.onTyping)
 	stop := s.endAtExpiry(sock, m.Expires)
@@ -75,11 +74,18 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 		stop()
 		s.onDisconnect(sock, u, reason)
 	})
-	// A recovered socket got what it missed replayed; others get history,
-	// before presence is registered, so that it leaves in the same write
-	// as the CONNECT reply rather than one Redis round trip later.
-	if !sock.Recovered() {
-		sock.Emit(EventHistory, s.newcomerHistory(ctx))
+	// A recovered socket is back in the room and got what it missed
+	// replayed; others join and get history with the offset of the last
+	// message delivered before they joined, so that even a client cut
+	// before its first message recovers. History goes before presence is
+	// registered, to leave in the same write as the CONNECT reply rather
+	// than one Redis round trip later.
+	if sock.Recovered() {
+		sock.Join(globalchat.Room)
+	} else {
+		sock.JoinAndGreet([]string{globalchat.Room}, EventHistory, func() ([]any, string) {
+			return []any{s.newcomerHistory(ctx)}, offset(s.Delivered())
+		})
 	}
 	sock.Emit(EventSession, sessionPayload{UserID: u.ID, Username: u.Name, GuestToken: m.GuestToken})
 	m.GuestToken = "" // handed over: the socket need not keep it

@@ -395,6 +395,40 @@ func TestReconnectRecoversMissedMessages(t *testing.T) {
 	}
 }
 
+// The history a newcomer gets carries the offset of the last message
+// delivered before it joined, so that a client cut before any message
+// reached it still recovers what it missed.
+func TestNewcomerRecoversFromItsHistory(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	bob, _ := e.guest("bob")
+	before := say(t, bob, "before ann")
+	auth := map[string]string{"username": "ann"}
+	ann, reply := sockettest.Connect(t, e.io, auth, sockettest.Options{})
+	var connected struct{ SID, PID string }
+	json.Unmarshal(reply, &connected)
+	ev := ann.Expect(EventHistory)
+	var off string
+	ev.Decode(t, len(ev.Args)-1, &off)
+	if h := history(t, ev); len(ev.Args) != 2 || off != offset(before.Seq) || h[len(h)-1].ID != before.ID {
+		t.Fatalf("history %s, want it to end with %q and carry offset %d", ev.Args, before.Content, before.Seq)
+	}
+	var sess sessionPayload
+	ann.Expect(EventSession).Decode(t, 0, &sess)
+	ann.Drop()
+	missed := say(t, bob, "missed")
+
+	back, reply := sockettest.Connect(t, e.io, map[string]string{"username": "ann", "guestToken": sess.GuestToken,
+		"pid": connected.PID, "offset": off}, sockettest.Options{})
+	var again struct{ SID string }
+	json.Unmarshal(reply, &again)
+	if again.SID != connected.SID {
+		t.Fatalf("recovered as %q, want the same socket %q", again.SID, connected.SID)
+	}
+	if m, _ := received(t, back); m.ID != missed.ID {
+		t.Fatalf("replayed %+v, want %q", m, missed.Content)
+	}
+}
+
 // A late message (the failover's deliverer) keeps the offset it is given,
 // so that a client's offset never moves back.
 func TestLateMessageKeepsItsOffset(t *testing.T) {

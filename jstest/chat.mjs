@@ -209,6 +209,22 @@ const cases = [
     w.close();
   }],
 
+  ["a client cut before its first message recovers from the history's offset", async () => {
+    const r = await client("kim", id("kim"));
+    const w = await client("leo", id("leo"));
+    assert.equal(r.got.messages.length, 0);
+    const lost = once(r, "disconnect");
+    r.io.engine.close(); // no message has reached it: the history gave the offset
+    await lost;
+    await send(w, "while kim was away");
+    await once(r, "connect");
+    assert.equal(r.recovered, true, "recovered with the offset of chat:history");
+    await until(() => r.got.messages.some((m) => m.content === "while kim was away"), 3000, "the missed message");
+    assert.equal(r.got.messages.length, 1, "once");
+    r.close();
+    w.close();
+  }],
+
   ["HTTP history paging", async () => {
     const page = await getJSON(server.url + "/api/messages?limit=3");
     assert.equal(page.status, 200);

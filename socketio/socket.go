@@ -320,6 +320,38 @@ func (s *Socket) release(replayed []Broadcast) {
 	s.holding.Store(false)
 }
 
+// JoinAndGreet joins rooms and sends the socket one event (a greeting,
+// such as a chat's history) whose last argument is a recovery offset, so
+// that a client whose connection is cut before any broadcast reached it
+// can still recover what it missed. build, called after the join, returns
+// the event's arguments and the offset of the newest broadcast that can
+// no longer reach the socket live. Broadcasts that come meanwhile are
+// held and sent first, and the greeting carries the offset of the last of
+// them when one had one: the client's offset never moves back. Without
+// recovery, or with an empty offset, the event carries none.
+func (s *Socket) JoinAndGreet(rooms []string, event string, build func() (args []any, offset string)) error {
+	s.hold()
+	s.Join(rooms...)
+	args, off := build()
+	s.holdMu.Lock()
+	defer s.holdMu.Unlock()
+	for _, b := range s.held {
+		s.client.send(b.Packet, b.Attachments...)
+		if o := offsetOf(b.Packet); o != "" {
+			off = o
+		}
+	}
+	if off != "" && s.nsp.srv.opts.Recovery != nil {
+		args = append(args[:len(args):len(args)], off)
+	}
+	// Sent before holding stops: a broadcast that comes now waits for the
+	// lock and leaves after the greeting.
+	err := s.Emit(event, args...)
+	s.held = nil
+	s.holding.Store(false)
+	return err
+}
+
 // drop forgets the held broadcasts of a recovery that failed: the socket
 // starts afresh.
 func (s *Socket) drop() {

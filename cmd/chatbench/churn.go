@@ -325,6 +325,9 @@ var sessionEvent = []byte(`2["chat:session",`)
 func (c *churnClient) onPacket(pkt []byte) {
 	switch {
 	case isEvent(pkt, evMessage):
+	case isEvent(pkt, evHistory):
+		c.historyOffset(pkt)
+		return
 	case bytes.HasPrefix(pkt, sessionEvent):
 		var args []struct {
 			GuestToken string `json:"guestToken"`
@@ -370,6 +373,22 @@ func (c *churnClient) onPacket(pkt []byte) {
 	if c.waitSeq != 0 && seq == c.waitSeq {
 		c.st.replay.Record(now.Sub(c.since))
 		c.waitSeq = 0
+	}
+}
+
+// historyOffset keeps the offset a chat:history carries as its last
+// argument, as the official client keeps the last string argument of any
+// event: a receiver cut before its first message recovers from it.
+func (c *churnClient) historyOffset(pkt []byte) {
+	var args []json.RawMessage
+	if json.Unmarshal(pkt[1:], &args) != nil || len(args) < 3 {
+		return
+	}
+	var off string
+	if json.Unmarshal(args[len(args)-1], &off) == nil && off != "" {
+		c.mu.Lock()
+		c.offset = off
+		c.mu.Unlock()
 	}
 }
 
