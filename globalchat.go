@@ -186,7 +186,8 @@ type RateLimiter interface {
 // Decision is a rate limiter's answer.
 type Decision struct {
 	Allowed    bool
-	Limit      int // messages allowed per minute
+	Limit      int           // sends allowed per Window
+	Window     time.Duration // the span of the limit
 	Remaining  int
 	RetryAfter time.Duration // when refused: how long until one more is allowed
 }

@@ -402,6 +402,7 @@ func TestNewcomerRecoversFromItsHistory(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	bob, _ := e.guest("bob")
 	before := say(t, bob, "before ann")
+	bob.Expect(EventMessage) // delivered: ann joins after it
 	auth := map[string]string{"username": "ann"}
 	ann, reply := sockettest.Connect(t, e.io, auth, sockettest.Options{})
 	var connected struct{ SID, PID string }
@@ -415,7 +416,9 @@ func TestNewcomerRecoversFromItsHistory(t *testing.T) {
 	var sess sessionPayload
 	ann.Expect(EventSession).Decode(t, 0, &sess)
 	ann.Drop()
+	bob.Expect(EventUserLeft) // the server saw ann go and kept her session
 	missed := say(t, bob, "missed")
+	bob.Expect(EventMessage) // delivered before ann is back: only a replay brings it
 
 	back, reply := sockettest.Connect(t, e.io, map[string]string{"username": "ann", "guestToken": sess.GuestToken,
 		"pid": connected.PID, "offset": off}, sockettest.Options{})

@@ -26,5 +26,14 @@ func (s *Service) allowAddress(ctx context.Context, l globalchat.RateLimiter, ad
 	s.cfg.Sampler.Log(ctx, slog.LevelWarn, "address limit "+what, addr, "chat: per-address limit reached",
 		slog.String("what", what), slog.String("addr", addr), slog.Int("limit", d.Limit))
 	return d.RetryAfter, globalchat.Errorf(globalchat.CodeRateLimited,
-		"at most %d %s a minute from one address: try again in %.0fs", d.Limit, what, max(1, d.RetryAfter.Seconds()))
+		"at most %d %s %s from one address: try again in %.0fs", d.Limit, what, per(d.Window), max(1, d.RetryAfter.Seconds()))
+}
+
+// per says a limit's span in a refusal: "a minute", or "per 10s" for
+// another RATE_LIMIT_WINDOW.
+func per(window time.Duration) string {
+	if window <= 0 || window == time.Minute {
+		return "a minute"
+	}
+	return "per " + window.String()
 }

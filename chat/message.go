@@ -72,7 +72,7 @@ func (s *Service) allow(ctx context.Context, mb *member) (globalchat.Decision, e
 		s.cfg.Sampler.Log(ctx, slog.LevelWarn, "rate limit", u.ID, "chat: rate limit exceeded",
 			slog.String("user", u.ID), slog.String("addr", mb.addr), slog.Int("limit", d.Limit), slog.Duration("retryAfter", d.RetryAfter))
 		return d, globalchat.Errorf(globalchat.CodeRateLimited,
-			"at most %d messages a minute: try again in %.1fs", d.Limit, d.RetryAfter.Seconds())
+			"at most %d messages %s: try again in %.1fs", d.Limit, per(d.Window), d.RetryAfter.Seconds())
 	}
 	d.RetryAfter, err = s.allowAddress(ctx, s.cfg.AddressLimiter, mb.addr, "messages")
 	return d, err

@@ -136,14 +136,19 @@ var (
 	instanceKill  = killInstance(1, nil)
 )
 
+// rolling restarts the instances one after the other, each with the
+// default drain (about 3.5 s from SIGTERM to exit) and 2 s up before the
+// next: the last restart ends about 18 s into the 26 s of sending, so
+// every drain happens under traffic.
 func rolling(c *cluster, d *driver) ([]window, time.Time) {
 	d.at(4 * time.Second)
 	from := time.Now()
 	for _, in := range c.instances {
 		in.stop(syscall.SIGTERM)
 		c.restart(in)
-		time.Sleep(4 * time.Second)
+		time.Sleep(2 * time.Second)
 	}
 	heal := time.Now()
+	c.t.Logf("rolling restart done %.1fs into the sending", heal.Sub(d.ready).Seconds())
 	return outage(from, heal), heal
 }

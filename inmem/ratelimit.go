@@ -81,11 +81,11 @@ func (r *RateLimiter) Allow(ctx context.Context, userID string) (globalchat.Deci
 	l.expire(now, r.window)
 	if l.n == r.limit {
 		wait := l.times[l.start].Add(r.window).Sub(now)
-		return globalchat.Decision{Limit: r.limit, RetryAfter: min(max(wait, 0), r.window)}, nil
+		return globalchat.Decision{Limit: r.limit, Window: r.window, RetryAfter: min(max(wait, 0), r.window)}, nil
 	}
 	l.times[(l.start+l.n)%len(l.times)] = now
 	l.n++
-	return globalchat.Decision{Allowed: true, Limit: r.limit, Remaining: r.limit - l.n}, nil
+	return globalchat.Decision{Allowed: true, Limit: r.limit, Window: r.window, Remaining: r.limit - l.n}, nil
 }
 
 // expire forgets the sends that left the window: a send at t counts while

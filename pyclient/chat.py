@@ -32,7 +32,7 @@ class Guest:
         if self.sio.transport() != transport:
             fail(f"{name} is on {self.sio.transport()}, not {transport}")
 
-    def _on_history(self, data):
+    def _on_history(self, data, *offset):
         with self.cond:
             self.history = data["messages"]
             self.cond.notify_all()

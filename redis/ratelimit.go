@@ -82,9 +82,9 @@ func (r *RateLimiter) Allow(ctx context.Context, userID string) (globalchat.Deci
 		return globalchat.Decision{}, batchError("rate limit", err)
 	}
 	if req.allowed {
-		return globalchat.Decision{Allowed: true, Limit: r.limit, Remaining: int(req.remaining)}, nil
+		return globalchat.Decision{Allowed: true, Limit: r.limit, Window: r.opts.Window, Remaining: int(req.remaining)}, nil
 	}
-	return globalchat.Decision{Limit: r.limit, RetryAfter: min(max(req.wait, 0), r.opts.Window)}, nil
+	return globalchat.Decision{Limit: r.limit, Window: r.opts.Window, RetryAfter: min(max(req.wait, 0), r.opts.Window)}, nil
 }
 
 // Close stops the batcher, after deciding what is pending.

@@ -25,6 +25,10 @@ func TestBrowser(t *testing.T) {
 	testenv.Binary(t, "chromium")
 	testenv.Node(t, 4*time.Minute, "web/e2e/browser.mjs",
 		"GLOBALCHAT_BIN="+buildBinary(t),
+		// Below the ephemeral range: a port picked by listening on 0 may
+		// be taken by another test's outgoing connection before the
+		// server binds it.
+		fmt.Sprintf("PORT=%d", testenv.FreePort(t)),
 		"ARTIFACTS_DIR="+artifactsDir(t, "browser"),
 		"SEED_DB="+seedHistory(t),
 	)

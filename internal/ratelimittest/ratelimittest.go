@@ -64,6 +64,9 @@ func RunWindow(t *testing.T, newLimiter WindowFactory) {
 	clock.Advance(4 * time.Second)
 	wantAllowed(t, l, "u1", 0)
 	wantRefused(t, l, "u1", time.Second)
+	if d := allow(t, l, "u2"); d.Window != 5*time.Second {
+		t.Fatalf("Allow(u2) = %+v, want the window (5s) in the decision: refusals name it", d)
+	}
 }
 
 func allow(t testing.TB, l globalchat.RateLimiter, user string) globalchat.Decision {
@@ -105,6 +108,9 @@ func testLimit(t *testing.T, newLimiter Factory) {
 	clock.Advance(time.Millisecond)
 	wantAllowed(t, l, "u1", 0)
 	wantRefused(t, l, "u1", 100*time.Millisecond)
+	if d := allow(t, l, "u2"); d.Window != time.Minute {
+		t.Fatalf("Allow(u2) = %+v, want the window (a minute) in the decision", d)
+	}
 }
 
 // testSliding sends half the limit, then the other half 30 s later: a

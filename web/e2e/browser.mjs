@@ -1,8 +1,8 @@
 // Browser test of the web client against the real server binary.
 //
-//   GLOBALCHAT_BIN=/path/to/globalchat ARTIFACTS_DIR=/tmp/shots [SEED_DB=history.db] node web/e2e/browser.mjs
+//   GLOBALCHAT_BIN=/path/to/globalchat ARTIFACTS_DIR=/tmp/shots [SEED_DB=history.db] [PORT=…] node web/e2e/browser.mjs
 //
-// It starts the server on a free port with a fresh SQLite file (a copy of
+// It starts the server on 127.0.0.1:PORT (a free port when unset) with a fresh SQLite file (a copy of
 // SEED_DB when set: the Go test seeds messages of earlier days), drives
 // Chromium pages (alice at desktop width, bob at phone width, erin in dark
 // mode) through joining, sending, an HTML-injection attempt, a server
@@ -131,6 +131,7 @@ function startServer(port) {
     env: {
       ...process.env,
       PORT: String(port),
+      HOST: "127.0.0.1",
       SQLITE_PATH: dbPath,
       RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT),
       RATE_LIMIT_WINDOW: `${RATE_WINDOW_S}s`,
@@ -275,7 +276,7 @@ async function main() {
   if (!fs.existsSync(CHROMIUM)) await fail(`${CHROMIUM} is missing: apt-get install -y chromium`);
   fs.mkdirSync(artifacts, { recursive: true });
 
-  const port = await freePort();
+  const port = process.env.PORT ? Number(process.env.PORT) : await freePort();
   const base = `http://127.0.0.1:${port}`;
   const hello = "hello bob";
   const evil = "<img src=x onerror=alert(1)>";
