@@ -130,6 +130,11 @@ func newEnv(t *testing.T, o envOptions) *chatEnv {
 				return 0
 			}
 			return e.svc.Delivered()
+		}, Recent: func(after, upTo int64) ([]globalchat.Message, bool) {
+			if e.svc == nil {
+				return nil, false
+			}
+			return e.svc.Recent(after, upTo)
 		}},
 	}})
 	if err != nil {

@@ -27,6 +27,11 @@ type Replayer struct {
 	// the cache has and this instance has not delivered yet is not sent
 	// twice (once replayed, once live a moment later).
 	Delivered func() int64
+	// Recent, if set, gives the messages with seq in (after, upTo] from
+	// this instance's memory of what it delivered (Service.Recent), and
+	// whether it still reaches back to after: a replay then needs no
+	// round trip to Redis and no decoding.
+	Recent func(after, upTo int64) ([]globalchat.Message, bool)
 }
 
 // catchUpWait bounds how long a replay waits for this instance to deliver
@@ -45,18 +50,9 @@ func (r Replayer) Replay(ctx context.Context, nsp string, rooms []string, off st
 	if !ok {
 		return nil, false, nil
 	}
-	msgs, complete, err := r.Bus.Since(ctx, after, maxReplay+1)
-	if err != nil || !complete {
-		msgs, err = r.Store.After(ctx, after, maxReplay+1)
-	}
+	msgs, err := r.missed(ctx, after, upTo)
 	if err != nil || len(msgs) > maxReplay {
 		return nil, false, err
-	}
-	for i, m := range msgs {
-		if m.Seq > upTo {
-			msgs = msgs[:i]
-			break
-		}
 	}
 	out := make([]socketio.Broadcast, 0, len(msgs))
 	for _, m := range msgs {
@@ -67,6 +63,27 @@ func (r Replayer) Replay(ctx context.Context, nsp string, rooms []string, off st
 		out = append(out, b)
 	}
 	return out, true, nil
+}
+
+// missed returns the messages with seq in (after, upTo], oldest first:
+// from this instance's memory, else the bus's cache, else the store (more
+// than maxReplay when there are too many to replay).
+func (r Replayer) missed(ctx context.Context, after, upTo int64) ([]globalchat.Message, error) {
+	if r.Recent != nil {
+		if msgs, ok := r.Recent(after, upTo); ok {
+			return msgs, nil
+		}
+	}
+	msgs, complete, err := r.Bus.Since(ctx, after, maxReplay+1)
+	if err != nil || !complete {
+		msgs, err = r.Store.After(ctx, after, maxReplay+1)
+	}
+	for i, m := range msgs {
+		if m.Seq > upTo {
+			return msgs[:i], err
+		}
+	}
+	return msgs, err
 }
 
 // deliveredUpTo returns the seq up to which the replay goes: what this

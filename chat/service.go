@@ -93,14 +93,23 @@ type Service struct {
 	stopWatch func()
 	// stopTyping stops the typing indicator's loop.
 	stopTyping func()
-	// delivered is the highest seq delivered to this instance's sockets.
+	// delivered is the highest seq delivered to this instance's sockets,
+	// recent the last of them.
 	delivered atomic.Int64
+	recent    *recentLog
 	typing    typingState
 }
 
 // Delivered returns the highest seq this instance has delivered to its
 // sockets (the recovery replay stops there).
 func (s *Service) Delivered() int64 { return s.delivered.Load() }
+
+// Recent returns the messages with seq in (after, upTo] that this
+// instance delivered, oldest first, if it still holds all of them (for
+// Replayer.Recent).
+func (s *Service) Recent(after, upTo int64) ([]globalchat.Message, bool) {
+	return s.recent.since(after, upTo)
+}
 
 // New wires the flows onto the main namespace of cfg.IO and subscribes to
 // the bus. Call it before serving.
@@ -123,7 +132,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.State == nil {
 		cfg.State = globalchat.NewState(cfg.Logger, nil)
 	}
-	s := &Service{cfg: cfg, nsp: cfg.IO.Of("/"), log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
+	s := &Service{cfg: cfg, nsp: cfg.IO.Of("/"), log: cfg.Logger, metrics: newMetrics(cfg.Registerer),
+		recent: newRecentLog(maxReplay)}
 	s.health = newHealth(s.log)
 	s.announce = newAnnouncer(s.broadcast, cfg.PresenceThreshold, cfg.PresenceInterval, cfg.Now)
 	s.nsp.Use(s.authenticate)
@@ -174,6 +184,7 @@ func (s *Service) deliver(m globalchat.Message) {
 	if m.Seq > s.delivered.Load() {
 		s.delivered.Store(m.Seq) // deliveries are sequential: no race to lose
 	}
+	s.recent.add(m)
 	s.cfg.Traffic.MessagesOut(s.nsp.RoomSize(globalchat.Room))
 	off := m.Seq
 	if m.Offset > 0 {

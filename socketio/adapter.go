@@ -17,6 +17,19 @@ type Broadcast struct {
 	// Emitted is when it was emitted on, or reached, this instance (unix
 	// ns; 0 for replays): the start of its delivery latency.
 	Emitted int64 `json:"-"`
+	// offset is the recovery offset, once known (offsetKnown): set where
+	// the packet is encoded or first read, so that a replay or a held
+	// broadcast need not parse the packet again to find it.
+	offset      string
+	offsetKnown bool
+}
+
+// recoveryOffset returns the broadcast's offset ("" for none).
+func (b *Broadcast) recoveryOffset() string {
+	if !b.offsetKnown {
+		b.offset, b.offsetKnown = offsetOf(b.Packet), true
+	}
+	return b.offset
 }
 
 // Adapter carries broadcasts beyond this process. The server delivers every

@@ -77,7 +77,7 @@ func (b BroadcastOperator) Emit(event string, args ...any) error {
 		return err
 	}
 	msg := Broadcast{Namespace: b.nsp.name, Rooms: b.rooms, Except: b.except, Packet: pkt, Attachments: att,
-		Emitted: time.Now().UnixNano()}
+		Emitted: time.Now().UnixNano(), offset: offset, offsetKnown: true}
 	srv.metrics.broadcasts.Inc()
 	if srv.memLog != nil && offset != "" {
 		srv.memLog.append(offset, msg)
@@ -99,7 +99,7 @@ func EncodeBroadcast(nsp, offset, event string, args ...any) (Broadcast, error) 
 		args = append(args[:len(args):len(args)], offset)
 	}
 	pkt, att, err := encodeEvent(nsp, event, -1, args)
-	return Broadcast{Namespace: nsp, Packet: pkt, Attachments: att}, err
+	return Broadcast{Namespace: nsp, Packet: pkt, Attachments: att, offset: offset, offsetKnown: true}, err
 }
 
 // offsetOf returns the offset of an encoded event: its last argument when

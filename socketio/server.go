@@ -241,11 +241,10 @@ func (s *Server) open(c *engineio.Conn) engineio.Receiver {
 func (s *Server) deliverRemote(b Broadcast) {
 	if n := s.namespace(b.Namespace); n != nil {
 		b.Emitted = time.Now().UnixNano()
+		off := b.recoveryOffset() // read once, for every socket
 		n.deliver(b)
-		if s.memLog != nil {
-			if off := offsetOf(b.Packet); off != "" {
-				s.memLog.append(off, b)
-			}
+		if s.memLog != nil && off != "" {
+			s.memLog.append(off, b)
 		}
 	}
 }

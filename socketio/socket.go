@@ -306,13 +306,13 @@ func (s *Socket) release(replayed []Broadcast) {
 		return
 	}
 	seen := make(map[string]bool, len(replayed))
-	for _, b := range replayed {
-		seen[offsetOf(b.Packet)] = true
+	for i := range replayed {
+		seen[replayed[i].recoveryOffset()] = true
 	}
 	s.holdMu.Lock()
 	defer s.holdMu.Unlock()
 	for _, b := range s.held {
-		if off := offsetOf(b.Packet); off == "" || !seen[off] {
+		if off := b.recoveryOffset(); off == "" || !seen[off] {
 			s.client.send(b.Packet, b.Attachments...)
 		}
 	}
@@ -337,7 +337,7 @@ func (s *Socket) JoinAndGreet(rooms []string, event string, build func() (args [
 	defer s.holdMu.Unlock()
 	for _, b := range s.held {
 		s.client.send(b.Packet, b.Attachments...)
-		if o := offsetOf(b.Packet); o != "" {
+		if o := b.recoveryOffset(); o != "" {
 			off = o
 		}
 	}

@@ -367,6 +367,15 @@ func (d *deps) delivered() int64 {
 	return math.MaxInt64
 }
 
+// recent gives a replay the chat's memory of what it delivered, which
+// holds nothing before the chat is built.
+func (d *deps) recent(after, upTo int64) ([]globalchat.Message, bool) {
+	if svc := d.chat.Load(); svc != nil {
+		return svc.Recent(after, upTo)
+	}
+	return nil, false
+}
+
 // modeName names what the instance runs on, for logs.
 func (d *deps) modeName() string {
 	switch {

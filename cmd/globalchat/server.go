@@ -146,7 +146,7 @@ func ioOptions(cfg config, d *deps, acct *accounting, log *slog.Logger, reg prom
 		Recovery: &socketio.RecoveryOptions{
 			MaxDisconnection: cfg.RecoveryWindow,
 			Sessions:         d.sessions,
-			Replayer:         chat.Replayer{Bus: d.bus, Store: d.store, Delivered: d.delivered},
+			Replayer:         chat.Replayer{Bus: d.bus, Store: d.store, Delivered: d.delivered, Recent: d.recent},
 			// Sessions saved at connect are for the other instances:
 			// only once they are kept in Redis.
 			SaveOnConnect: d.redisOn.Load,
