@@ -3,9 +3,7 @@ package faults
 import (
 	"bufio"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,7 +22,7 @@ type cluster struct {
 	redis     *testenv.RedisServer
 	db        *testenv.MariaDBServer
 	dsn       string
-	instances []*instance
+	instances []*testenv.Instance
 	nginx     *testenv.NginxServer
 	logDir    string
 	begin     time.Time // when the scenario started its servers
@@ -51,14 +49,14 @@ func newClusterOf(t *testing.T, mariadb *testenv.MariaDBServer, db string, n int
 	c.dsn = c.db.DSN(db)
 	upstreams := make([]string, n)
 	for i := range n {
-		in := &instance{
-			id:   fmt.Sprintf("i%d", i+1),
-			port: testenv.FreePort(t),
-			bin:  serverBinary(t),
+		in := &testenv.Instance{
+			ID:   fmt.Sprintf("i%d", i+1),
+			Port: testenv.FreePort(t),
+			Bin:  serverBinary(t),
 		}
-		in.log = filepath.Join(c.logDir, in.id+".log")
-		in.env = []string{
-			"PORT=" + strconv.Itoa(in.port), "HOST=127.0.0.1", "INSTANCE_ID=" + in.id,
+		in.Log = filepath.Join(c.logDir, in.ID+".log")
+		in.Env = []string{
+			"PORT=" + strconv.Itoa(in.Port), "HOST=127.0.0.1", "INSTANCE_ID=" + in.ID,
 			"MYSQL_DSN=" + c.dsn, "REDIS_URL=" + c.redis.URL(),
 			"RATE_LIMIT_PER_MINUTE=10000", "LOG_LEVEL=info", "LOG_FORMAT=text",
 			// The driver's clients all come from 127.0.0.1 and together
@@ -67,9 +65,9 @@ func newClusterOf(t *testing.T, mariadb *testenv.MariaDBServer, db string, n int
 			// connections a minute), which are not what this suite tests.
 			"RATE_LIMIT_PER_ADDRESS_PER_MINUTE=10000", "JOINS_PER_ADDRESS_PER_MINUTE=10000",
 		}
-		in.env = append(in.env, env...)
+		in.Env = append(in.Env, env...)
 		c.instances = append(c.instances, in)
-		upstreams[i] = testenv.Addr(in.port)
+		upstreams[i] = testenv.Addr(in.Port)
 	}
 	t.Cleanup(func() {
 		c.stopAll()
@@ -81,7 +79,7 @@ func newClusterOf(t *testing.T, mariadb *testenv.MariaDBServer, db string, n int
 	errs := make([]error, n)
 	for i, in := range c.instances {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = in.start() }()
+		go func() { defer wg.Done(); errs[i] = in.Start() }()
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -121,22 +119,22 @@ func keptDir(t *testing.T) string {
 func (c *cluster) tails(n int) string {
 	var b strings.Builder
 	for _, in := range c.instances {
-		fmt.Fprintf(&b, "--- %s\n%s\n", in.id, tail(in.log, n, "message accepted", "chat: connected", "chat: disconnected"))
+		fmt.Fprintf(&b, "--- %s\n%s\n", in.ID, testenv.Tail(in.Log, n, "message accepted", "chat: connected", "chat: disconnected"))
 	}
 	return b.String()
 }
 
 func (c *cluster) stopAll() {
 	for _, in := range c.instances {
-		in.stop(syscall.SIGTERM)
+		in.Stop(syscall.SIGTERM)
 	}
 }
 
 // restart starts a stopped instance again on its port, failing the test
 // when it does not come up.
-func (c *cluster) restart(in *instance) {
+func (c *cluster) restart(in *testenv.Instance) {
 	c.t.Helper()
-	if err := in.start(); err != nil {
+	if err := in.Start(); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -146,9 +144,9 @@ func (c *cluster) restart(in *instance) {
 func (c *cluster) logs(max int, words ...string) string {
 	var b strings.Builder
 	for _, in := range c.instances {
-		f, err := os.Open(in.log)
+		f, err := os.Open(in.Log)
 		if err != nil {
-			fmt.Fprintf(&b, "%s: %v\n", in.id, err)
+			fmt.Fprintf(&b, "%s: %v\n", in.ID, err)
 			continue
 		}
 		var lines []string
@@ -160,7 +158,7 @@ func (c *cluster) logs(max int, words ...string) string {
 			}
 		}
 		f.Close()
-		fmt.Fprintf(&b, "--- %s (%d matching lines", in.id, len(lines))
+		fmt.Fprintf(&b, "--- %s (%d matching lines", in.ID, len(lines))
 		if len(lines) > max {
 			fmt.Fprintf(&b, ", first and last %d", max/2)
 			lines = append(lines[:max/2:max/2], append([]string{"..."}, lines[len(lines)-max/2:]...)...)
@@ -183,97 +181,4 @@ func matches(line string, words []string) bool {
 		}
 	}
 	return false
-}
-
-// instance is one globalchat process; it can be started again on its port
-// after a SIGKILL or SIGTERM. Its output goes to one log file across runs.
-type instance struct {
-	id   string
-	port int
-	bin  string
-	env  []string
-	log  string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// start runs the binary and waits until /healthz answers.
-func (in *instance) start() error {
-	f, err := os.OpenFile(in.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(f, "=== %s start %s\n", in.id, time.Now().UTC().Format(time.RFC3339Nano))
-	cmd := exec.Command(in.bin)
-	cmd.Env = append(os.Environ(), in.env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	// A test binary that dies must not leave a server running.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return err
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); f.Close(); close(done) }()
-	in.mu.Lock()
-	in.cmd, in.done = cmd, done
-	in.mu.Unlock()
-	return in.waitHealthy(done, 20*time.Second)
-}
-
-func (in *instance) waitHealthy(exited <-chan struct{}, d time.Duration) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", in.port)
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if res, err := client.Get(url); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("instance %s exited at start:\n%s", in.id, tail(in.log, 30))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	in.stop(syscall.SIGKILL)
-	return fmt.Errorf("instance %s: no /healthz within %v:\n%s", in.id, d, tail(in.log, 30))
-}
-
-// tail returns the last n lines of a file, leaving out those that hold
-// one of skip.
-func tail(path string, n int, skip ...string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		if len(skip) == 0 || !matches(l, skip) {
-			lines = append(lines, l)
-		}
-	}
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// stop sends sig and waits for the exit (a SIGTERM gets 15 s, then a
-// SIGKILL); it does nothing when the instance is not running.
-func (in *instance) stop(sig syscall.Signal) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.cmd == nil {
-		return
-	}
-	_ = in.cmd.Process.Signal(sig)
-	select {
-	case <-in.done:
-	case <-time.After(15 * time.Second):
-		_ = in.cmd.Process.Signal(syscall.SIGKILL)
-		<-in.done
-	}
-	in.cmd = nil
 }

@@ -27,7 +27,7 @@ func TestDrain(t *testing.T) {
 	d.at(4 * time.Second)
 	drained := c.instances[0]
 	sigterm := time.Now()
-	drained.stop(syscall.SIGTERM)
+	drained.Stop(syscall.SIGTERM)
 	stopped := time.Now()
 	recs := untilEnd(d.wait())
 	rows := readRows(t, c.dsn)
@@ -41,12 +41,12 @@ func TestDrain(t *testing.T) {
 		v.fail("only %d of %d clients were on the drained instance: the drain was hardly tested", dr.closed, clients)
 	}
 	// The default SHUTDOWN_TIMEOUT (10 s) after the window: a drain that
-	// hangs ends in a SIGKILL after 15 s (instance.stop), which this
+	// hangs ends in a SIGKILL after 15 s (Instance.Stop), which this
 	// catches too.
 	if took := stopped.Sub(sigterm); took > drainWindow+10*time.Second {
 		v.fail("the drained instance took %v to stop", took)
 	}
-	if log, err := os.ReadFile(drained.log); err != nil || !strings.Contains(string(log), "globalchat drained") {
+	if log, err := os.ReadFile(drained.Log); err != nil || !strings.Contains(string(log), "globalchat drained") {
 		v.fail("the drained instance's log does not say it drained (cut short?): %v", err)
 	}
 	if len(v.problems) > 0 {

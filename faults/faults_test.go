@@ -123,7 +123,7 @@ func killInstance(i int, before func(c *cluster)) func(*cluster, *driver) ([]win
 			before(c)
 			d.at(6 * time.Second)
 		}
-		c.instances[i].stop(syscall.SIGKILL)
+		c.instances[i].Stop(syscall.SIGKILL)
 		d.at(9 * time.Second)
 		c.restart(c.instances[i])
 		heal := time.Now()
@@ -144,7 +144,7 @@ func rolling(c *cluster, d *driver) ([]window, time.Time) {
 	d.at(4 * time.Second)
 	from := time.Now()
 	for _, in := range c.instances {
-		in.stop(syscall.SIGTERM)
+		in.Stop(syscall.SIGTERM)
 		c.restart(in)
 		time.Sleep(2 * time.Second)
 	}

@@ -14,6 +14,10 @@
 #   churn       1 instance, BENCH_CHURN_CLIENTS receivers, each cut every
 #               BENCH_CHURN_CUT for BENCH_CHURN_AWAY and coming back with
 #               recovery, while BENCH_CHURN_MESSAGES go out at BENCH_CHURN_RATE/s
+#   redeploy    2 instances behind nginx (deploy/nginx.conf: ip_hash),
+#               BENCH_REDEPLOY_CLIENTS receivers and a sender at
+#               BENCH_REDEPLOY_RATE/s; chatbench restarts each instance in
+#               turn with restart.sh (SIGTERM, exit, start again)
 #
 # BENCH_SCALE=small runs everything small (about 3 minutes); the default
 # sizes are the targets in docs/benchmarks.md (about 17 minutes).
@@ -29,11 +33,11 @@ root=$(pwd)
 dir=$(mktemp -d /tmp/globalchat-bench.XXXX)
 out=${BENCH_OUT:-$dir/results}
 mkdir -p "$out"
-pids=()   # everything this script started
-servers=() # the server processes of the current run
+pids=() # everything this script started, but the servers (instance-*.pid)
 
 cleanup() {
-  for pid in "${servers[@]}" "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  stop 2>/dev/null || true # not yet defined when the build fails
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -n "${BENCH_OUT:-}" ] || rm -rf "$dir"
 }
@@ -47,6 +51,7 @@ if [ "${BENCH_SCALE:-}" = small ]; then
   : "${BENCH_STORM_CLIENTS:=1000}" "${BENCH_IDLE_CLIENTS:=1000}" "${BENCH_IDLE_SECONDS:=5}"
   : "${BENCH_INGEST_SENDERS:=20}" "${BENCH_INGEST_SECONDS:=5}" "${BENCH_TIMEOUT:=30s}"
   : "${BENCH_CHURN_CLIENTS:=200}" "${BENCH_CHURN_MESSAGES:=40}" "${BENCH_CHURN_RATE:=4}" "${BENCH_CHURN_CUT:=3s}" "${BENCH_CHURN_AWAY:=500ms}"
+  : "${BENCH_REDEPLOY_CLIENTS:=200}" "${BENCH_REDEPLOY_RATE:=4}"
 else
   : "${BENCH_FANOUT_CLIENTS:=1000}" "${BENCH_FANOUT_RATE:=100}" "${BENCH_FANOUT_SECONDS:=30}"
   : "${BENCH_MAX_CLIENTS:=1000}" "${BENCH_MAX_RATES:=5,10,15,20,30,40,60,80,100,120,150,200,250,300,400,600,800,1000,1200,1600}" "${BENCH_MAX_SECONDS:=10}"
@@ -55,8 +60,10 @@ else
   # The published dropped-connection test: 10,000 clients, 120 broadcasts
   # at 2 a second, each connection cut every 15 s for about 2 s.
   : "${BENCH_CHURN_CLIENTS:=10000}" "${BENCH_CHURN_MESSAGES:=120}" "${BENCH_CHURN_RATE:=2}" "${BENCH_CHURN_CUT:=15s}" "${BENCH_CHURN_AWAY:=2s}"
+  # The published redeploy test: 10,000 clients, a message every 0.5 s.
+  : "${BENCH_REDEPLOY_CLIENTS:=10000}" "${BENCH_REDEPLOY_RATE:=2}"
 fi
-: "${BENCH_SENDERS:=10}" "${BENCH_PROBE_EVERY:=1s}" "${BENCH_ONLY:=fanout fanout-max storm idle ingest churn}" "${BENCH_TARGETS:=project reference}"
+: "${BENCH_SENDERS:=10}" "${BENCH_PROBE_EVERY:=1s}" "${BENCH_ONLY:=fanout fanout-max storm idle ingest churn redeploy}" "${BENCH_TARGETS:=project reference}"
 # The servers' per-user limit; chatbench spreads its sends over enough users.
 rate_limit=10000
 
@@ -138,41 +145,143 @@ reset() {
        CREATE DATABASE globalchat CHARACTER SET utf8mb4; CREATE DATABASE reference CHARACTER SET utf8mb4;'
 }
 
-# start TARGET N: N instances of the target; sets urls and server_pids.
+# launcher TARGET I PORT: the script that runs instance I of the target
+# on PORT (exec: its pid is the server's), appending to its log.
+launcher() {
+  local target=$1 i=$2 port=$3 env cmd
+  if [ "$target" = project ]; then
+    env=(PPROF_ADDR="$pprof" PORT="$port" HOST=127.0.0.1 INSTANCE_ID="bench-$i" REDIS_URL="redis://127.0.0.1:$redis_port/0"
+      MYSQL_DSN="root@tcp(127.0.0.1:$mysql_port)/globalchat" RATE_LIMIT_PER_MINUTE=$rate_limit
+      RATE_LIMIT_PER_ADDRESS_PER_MINUTE=$rate_limit LOG_LEVEL=warn)
+    # Behind nginx the client is named in X-Forwarded-For: the server's
+    # per-address bounds then count each client's own address.
+    [ "$front" != nginx ] || env+=(TRUSTED_PROXIES=127.0.0.1)
+    cmd=("$dir/globalchat")
+  else
+    env=(PORT="$port" HOST=127.0.0.1 REDIS_URL="redis://127.0.0.1:$redis_port/0" MYSQL_HOST=127.0.0.1
+      MYSQL_PORT="$mysql_port" MYSQL_USER=root MYSQL_DATABASE=reference RATE_LIMIT_PER_MINUTE=$rate_limit)
+    cmd=(node "$root/bench/reference-node/server.js")
+  fi
+  printf '#!/usr/bin/env bash\ncd %q || exit 1\nexec env' "$root"
+  printf ' %q' "${env[@]}" "${cmd[@]}"
+  printf ' >>%q 2>&1 </dev/null\n' "$dir/$target-$i.log"
+}
+
+# start TARGET N: N instances of the target, each from its launcher
+# ($dir/instance-I.sh, its pid in instance-I.pid, its port in
+# instance-I.port: what restart.sh needs); sets urls and server_pids.
 start() {
   local target=$1 n=$2 i port
-  urls="" server_pids="" pprof_args=()
-  servers=()
+  urls="" server_pids="" pprof_args=() pprof=""
   for i in $(seq "$n"); do
     port=$(free_port)
-    if [ "$target" = project ]; then
-      pprof=""
-      if [ "${BENCH_PROFILE:-}" = 1 ] && [ "$i" = 1 ]; then
-        pprof=127.0.0.1:$(free_port)
-        pprof_args=(-pprof "http://$pprof" -profile-dir "$out")
-      fi
-      PPROF_ADDR=$pprof PORT=$port HOST=127.0.0.1 INSTANCE_ID="bench-$i" REDIS_URL="redis://127.0.0.1:$redis_port/0" \
-        MYSQL_DSN="root@tcp(127.0.0.1:$mysql_port)/globalchat" RATE_LIMIT_PER_MINUTE=$rate_limit \
-        RATE_LIMIT_PER_ADDRESS_PER_MINUTE=$rate_limit LOG_LEVEL=warn "$dir/globalchat" >>"$dir/project-$i.log" 2>&1 &
-    else
-      PORT=$port HOST=127.0.0.1 REDIS_URL="redis://127.0.0.1:$redis_port/0" MYSQL_HOST=127.0.0.1 \
-        MYSQL_PORT=$mysql_port MYSQL_USER=root MYSQL_DATABASE=reference RATE_LIMIT_PER_MINUTE=$rate_limit \
-        node bench/reference-node/server.js >>"$dir/reference-$i.log" 2>&1 &
+    if [ "$target" = project ] && [ "${BENCH_PROFILE:-}" = 1 ] && [ "$i" = 1 ]; then
+      pprof=127.0.0.1:$(free_port)
+      pprof_args=(-pprof "http://$pprof" -profile-dir "$out")
     fi
-    servers+=($!)
+    launcher "$target" "$i" "$port" >"$dir/instance-$i.sh"
+    pprof=""
+    chmod +x "$dir/instance-$i.sh"
+    echo "$port" >"$dir/instance-$i.port"
+    launch "$i"
     urls+="${urls:+,}http://127.0.0.1:$port"
-    server_pids+="${server_pids:+,}$!"
+    server_pids+="${server_pids:+,}$(cat "$dir/instance-$i.pid")"
     wait_port "$port"
   done
 }
 
-stop() {
-  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${servers[@]}"; do wait "$pid" 2>/dev/null || true; done
-  servers=()
+# launch I: runs instance I's launcher in the background.
+launch() {
+  "$dir/instance-$1.sh" &
+  echo $! >"$dir/instance-$1.pid"
 }
 
-# scenario NAME INSTANCES chatbench-args...: runs it on every target.
+# alive PID: the process runs (a zombie does not count).
+alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ "$state" != Z ]
+}
+
+# stop_pid PID SIGNAL: sends it and waits for the exit (30 s, then SIGKILL).
+stop_pid() {
+  kill "-$2" "$1" 2>/dev/null || return 0
+  for _ in $(seq 300); do alive "$1" || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
+# stop ends the current run's servers (restarted ones included) and nginx.
+stop() {
+  local f
+  for f in "$dir"/instance-*.pid "$dir"/nginx.pid; do
+    [ -e "$f" ] || continue
+    stop_pid "$(cat "$f")" "$([ "$f" = "$dir/nginx.pid" ] && echo QUIT || echo TERM)"
+    rm -f "$f"
+  done
+}
+
+# restart.sh I (0-based, as chatbench counts): SIGTERM to instance I+1,
+# wait for its exit (the project drains first), start it again from its
+# launcher on the same port, wait for the port. chatbench -restart runs it
+# and takes its start as the moment of the SIGTERM. It uses this script's
+# functions, which chatbench passes on in the environment (export -f).
+export dir
+export -f alive stop_pid launch wait_port
+cat >"$dir/restart.sh" <<'EOF_RESTART'
+#!/usr/bin/env bash
+set -euo pipefail
+i=$(($1 + 1))
+stop_pid "$(cat "$dir/instance-$i.pid")" TERM
+launch "$i"
+wait_port "$(cat "$dir/instance-$i.port")"
+EOF_RESTART
+chmod +x "$dir/restart.sh"
+
+# start_nginx: nginx in front of the instances (urls), with the deploy
+# config (ip_hash by the client's /24, max_fails=0, a refused connection
+# or a 503 passed to the next instance), on a free port; sets urls to it.
+# Each client is 2 descriptors in nginx (its own and the upstream's) and a
+# process may hold 20,000: one worker per 5,000 clients and one more
+# (reuseport spreads connections evenly), so none holds more than 10,000.
+start_nginx() {
+  local port workers servers="" u
+  port=$(free_port)
+  workers=$((BENCH_REDEPLOY_CLIENTS / 5000 + 1))
+  [ "$workers" -ge 2 ] || workers=2
+  for u in ${urls//,/ }; do servers+="    server ${u#http://} max_fails=0;\n"; done
+  mkdir -p "$dir/nginx"
+  awk -v servers="$servers" -v listen="listen 127.0.0.1:$port reuseport;" '
+    /^[ \t]*server 127\.0\.0\.1:300[0-9]/ { next }
+    /^[ \t]*listen 80;/ { sub(/listen 80;/, listen) }
+    { print }
+    /^[ \t]*ip_hash;/ { printf "%s", servers }' deploy/nginx.conf >"$dir/nginx/site.conf"
+  cat >"$dir/nginx/nginx.conf" <<EOF_NGINX
+$([ "$(id -u)" = 0 ] && echo "user root;")
+worker_processes $workers;
+worker_rlimit_nofile 19000;
+daemon off;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log warn;
+events { worker_connections 18000; }
+http {
+    access_log off;
+    client_body_temp_path $dir/nginx/body;
+    proxy_temp_path $dir/nginx/proxy;
+    fastcgi_temp_path $dir/nginx/fastcgi;
+    uwsgi_temp_path $dir/nginx/uwsgi;
+    scgi_temp_path $dir/nginx/scgi;
+    include $dir/nginx/site.conf;
+}
+EOF_NGINX
+  "$(sbin nginx)" -p "$dir/nginx" -c "$dir/nginx/nginx.conf" >>"$dir/nginx/error.log" 2>&1 &
+  echo $! >"$dir/nginx.pid"
+  wait_port "$port"
+  urls=http://127.0.0.1:$port
+}
+
+# scenario NAME INSTANCES chatbench-args...: runs it on every target, the
+# clients connecting to the instances, or to nginx in front of them when
+# front=nginx.
+front=direct
 n=0
 scenario() {
   local name=$1 instances=$2 target
@@ -183,6 +292,7 @@ scenario() {
     echo "bench: $name on $target"
     reset
     start "$target" "$instances"
+    [ "$front" != nginx ] || start_nginx
     "$dir/chatbench" -name "$name" -target "$target" -url "$urls" -pid "$server_pids" -infra-pid "$infra_pids" \
       -timeout "$BENCH_TIMEOUT" -json "$out/$n-$name.$target.json" "${pprof_args[@]}" "$@" 2>>"$dir/chatbench.log" ||
       echo "bench: $name on $target failed (see $dir/chatbench.log)"
@@ -199,6 +309,9 @@ scenario idle 1 -scenario idle -settle 5s -clients "$BENCH_IDLE_CLIENTS" -durati
 scenario ingest 1 -scenario ingest -senders "$BENCH_INGEST_SENDERS" -duration "${BENCH_INGEST_SECONDS}s"
 scenario churn 1 -scenario churn -clients "$BENCH_CHURN_CLIENTS" -messages "$BENCH_CHURN_MESSAGES" \
   -rate "$BENCH_CHURN_RATE" -cut-every "$BENCH_CHURN_CUT" -away "$BENCH_CHURN_AWAY"
+# The instances' processes change at each restart: no server CPU (-pid "").
+front=nginx scenario redeploy 2 -scenario redeploy -clients "$BENCH_REDEPLOY_CLIENTS" -rate "$BENCH_REDEPLOY_RATE" \
+  -instances 2 -restart "$dir/restart.sh" -pid ""
 
 echo
 doc=${BENCH_DOC-docs/benchmarks.md}

@@ -224,6 +224,9 @@ type churnClient struct {
 	// dropped: connections the server (or the network) ended, not a cut.
 	dropped int
 	lastErr error // why the latest connection ended
+	// caughtUp, when set, is called (under mu) when a replay ends, that
+	// is when waitSeq arrives: redeploy times each client's return by it.
+	caughtUp func(now time.Time)
 }
 
 // loop connects (the first time within setup), and until stop is closed
@@ -352,6 +355,22 @@ func (c *churnClient) connect(ctx context.Context, first bool) (*Client, chan st
 
 var sessionEvent = []byte(`2["chat:session",`)
 
+// guestToken returns the guest token of a chat:session packet, which a
+// client sends back on its next connections to stay the same user ("" in
+// any other packet).
+func guestToken(pkt []byte) string {
+	if !bytes.HasPrefix(pkt, sessionEvent) {
+		return ""
+	}
+	var args []struct {
+		GuestToken string `json:"guestToken"`
+	}
+	if json.Unmarshal(pkt[1:], &args) != nil || len(args) != 2 {
+		return ""
+	}
+	return args[1].GuestToken
+}
+
 // onPacket counts this run's chat messages and keeps the offset and the
 // guest token.
 func (c *churnClient) onPacket(pkt []byte) {
@@ -361,12 +380,9 @@ func (c *churnClient) onPacket(pkt []byte) {
 		c.historyOffset(pkt)
 		return
 	case bytes.HasPrefix(pkt, sessionEvent):
-		var args []struct {
-			GuestToken string `json:"guestToken"`
-		}
-		if json.Unmarshal(pkt[1:], &args) == nil && len(args) == 2 && args[1].GuestToken != "" {
+		if token := guestToken(pkt); token != "" {
 			c.mu.Lock()
-			c.token = args[1].GuestToken
+			c.token = token
 			c.mu.Unlock()
 		}
 		return
@@ -405,6 +421,9 @@ func (c *churnClient) onPacket(pkt []byte) {
 	if c.waitSeq != 0 && seq == c.waitSeq {
 		c.st.replay.Record(now.Sub(c.since))
 		c.waitSeq = 0
+		if c.caughtUp != nil {
+			c.caughtUp(now)
+		}
 	}
 }
 
@@ -447,21 +466,10 @@ func allHave(clients []*churnClient, ids []string) bool {
 
 // churnMetrics tallies every (receiver, acked message) pair.
 func (b *bench) churnMetrics(res *Result, clients []*churnClient, st *churnState, acked []string, sending time.Duration) {
-	var once, dup, lost, lostBlind, reconnects, recovered, failures, blind, dropped int
+	p := tallyPairs(clients, st, acked)
+	var reconnects, recovered, failures, blind, dropped int
 	for _, c := range clients {
 		c.mu.Lock()
-		for _, id := range acked {
-			switch n := c.got[id]; {
-			case n == 1:
-				once++
-			case n == 0 && st.orderOf(id) < c.blindUntil:
-				lostBlind++
-			case n == 0:
-				lost++
-			default:
-				dup += n - 1
-			}
-		}
 		reconnects += c.reconnects
 		recovered += c.recovered
 		failures += c.failures
@@ -469,11 +477,8 @@ func (b *bench) churnMetrics(res *Result, clients []*churnClient, st *churnState
 		blind += c.blind
 		c.mu.Unlock()
 	}
-	pairs := len(clients) * len(acked)
-	res.add("exactly once", ratio(once, pairs), "ratio", "higher")
-	res.add("duplicates", float64(dup), "deliveries", "lower")
-	res.add("lost", float64(lost+lostBlind), "deliveries", "lower")
-	res.add("lost by clients cut before any message", float64(lostBlind), "deliveries", "lower")
+	p.add(res)
+	res.add("lost by clients cut before any message", float64(p.lostBlind), "deliveries", "lower")
 	res.add("acked", float64(len(acked)), "messages", "")
 	res.add("ack errors", float64(st.ackErrors.Load()), "messages", "lower")
 	res.add("reconnects", float64(reconnects), "reconnects", "")
@@ -488,6 +493,43 @@ func (b *bench) churnMetrics(res *Result, clients []*churnClient, st *churnState
 	res.addMs("replay max", st.replay.Max())
 	res.note("%d receivers cut every %v for %v; %d messages at %.3g/s over %.1fs", len(clients), b.cfg.CutEvery, b.cfg.Away,
 		len(acked), b.cfg.Rates[0], sending.Seconds())
+}
+
+// pairTally is what became of every (receiver, acked message) pair.
+type pairTally struct {
+	pairs, once, dup, lost int
+	// lostBlind: lost by a receiver that reconnected before any message
+	// had reached it (no offset to recover from), part of lost.
+	lostBlind int
+}
+
+func tallyPairs(clients []*churnClient, st *churnState, acked []string) pairTally {
+	t := pairTally{pairs: len(clients) * len(acked)}
+	for _, c := range clients {
+		c.mu.Lock()
+		for _, id := range acked {
+			switch n := c.got[id]; {
+			case n == 1:
+				t.once++
+			case n == 0 && st.orderOf(id) < c.blindUntil:
+				t.lostBlind++
+				t.lost++
+			case n == 0:
+				t.lost++
+			default:
+				t.dup += n - 1
+			}
+		}
+		c.mu.Unlock()
+	}
+	return t
+}
+
+// add puts the tally's shares and counts in the result.
+func (t pairTally) add(res *Result) {
+	res.add("exactly once", ratio(t.once, t.pairs), "ratio", "higher")
+	res.add("duplicates", float64(t.dup), "deliveries", "lower")
+	res.add("lost", float64(t.lost), "deliveries", "lower")
 }
 
 func ratio(n, of int) float64 {

@@ -30,9 +30,11 @@ type fanStep struct {
 // timelineSecs bounds the per-second timeline of a step.
 const timelineSecs = 600
 
-// messageArg is the chat:message payload.
+// messageArg is the chat:message payload. A retry carries the first
+// try's ClientMsgID, by which the server stores and broadcasts it once.
 type messageArg struct {
-	Content string `json:"content"`
+	Content     string `json:"content"`
+	ClientMsgID string `json:"clientMsgId,omitempty"`
 }
 
 var ackOK = []byte(`"ok":true`)

@@ -14,6 +14,11 @@
 //	        -away, coming back with connection state recovery, while one
 //	        sender sends -messages at -rate a second: the share delivered
 //	        exactly once, duplicates, losses, replay latency
+//	redeploy N receivers and a sender through nginx while -restart
+//	        restarts each of -instances instances in turn (SIGTERM, the
+//	        drain, a start again): per restart the clients cut, how soon
+//	        each was back (recovered or not) and caught up; exactly once,
+//	        duplicates, losses
 //
 // It prints a summary and, with -json, writes the result. With -report it
 // instead reads results from a folder and prints one table comparing the
@@ -67,6 +72,16 @@ type config struct {
 	UserLimit  int           `json:"userRateLimit"`
 	PprofURL   string        `json:"pprofURL,omitempty"`
 	ProfileDir string        `json:"-"`
+
+	// redeploy: the restart command, how many instances it restarts, and
+	// socket.io-client's reconnectionDelay.
+	Restart        string        `json:"restart,omitempty"`
+	Instances      int           `json:"instances,omitempty"`
+	ReconnectDelay time.Duration `json:"reconnectDelay,omitempty"`
+
+	// restarter, when set (by the tests), restarts instance i instead of
+	// the Restart command.
+	restarter func(ctx context.Context, i int) error
 
 	jsonOut string
 	report  string
@@ -131,8 +146,10 @@ func runScenario(ctx context.Context, cfg *config, log *slog.Logger) (*Result, e
 		err = b.ingest(ctx, res)
 	case "churn":
 		err = b.churn(ctx, res)
+	case "redeploy":
+		err = b.redeploy(ctx, res)
 	default:
-		err = fmt.Errorf("unknown scenario %q (fanout, storm, idle, ingest, churn)", cfg.Scenario)
+		err = fmt.Errorf("unknown scenario %q (fanout, storm, idle, ingest, churn, redeploy)", cfg.Scenario)
 	}
 	b.closeAll()
 	res.finish()
@@ -143,7 +160,7 @@ func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
 	cfg := &config{}
 	var urls, rates, pids, infra string
-	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout, storm, idle, ingest or churn")
+	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout, storm, idle, ingest, churn or redeploy")
 	fs.StringVar(&cfg.Name, "name", "", "scenario label in the result and table (default: the scenario)")
 	fs.StringVar(&cfg.Target, "target", "project", "label of the server under test in the result (project, reference)")
 	fs.StringVar(&urls, "url", "http://127.0.0.1:3000", "comma-separated server URLs; clients are spread over them round-robin")
@@ -164,6 +181,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.CutEvery, "cut-every", 15*time.Second, "churn: each receiver's connection is cut this often (each at a phase of its own)")
 	fs.DurationVar(&cfg.Away, "away", 2*time.Second, "churn: how long a receiver stays away after a cut")
 	fs.IntVar(&cfg.Messages, "messages", 120, "churn: how many messages the sender sends, at the first -rate a second")
+	fs.StringVar(&cfg.Restart, "restart", "", "redeploy: command that restarts one instance, run with the instance's index (0-based) as its last argument: it must send SIGTERM first, and return once the instance is up again")
+	fs.IntVar(&cfg.Instances, "instances", 2, "redeploy: how many instances -restart restarts, one after the other")
+	fs.DurationVar(&cfg.ReconnectDelay, "reconnect-delay", time.Second, "redeploy: a receiver whose connection ends reconnects after this, 50% either way at random, doubled at each failed attempt up to 5s (socket.io-client's defaults)")
 	fs.IntVar(&cfg.UserLimit, "user-rate-limit", 10000, "the servers' messages per user per minute: fanout uses enough senders to stay under it")
 	fs.StringVar(&pids, "pid", "", "comma-separated server process ids, for memory (idle) and CPU")
 	fs.StringVar(&cfg.PprofURL, "pprof", "", "http://127.0.0.1:port of the server's net/http/pprof: take CPU and heap profiles during the scenario")
@@ -209,6 +229,8 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-src-ips must be 1..65024")
 	case cfg.Scenario == "churn" && (cfg.CutEvery < 100*time.Millisecond || cfg.Away < 0 || cfg.Messages < 1 || cfg.Messages > 100000):
 		return nil, errors.New("churn: -cut-every at least 100ms, -away not negative, -messages 1..100000")
+	case cfg.Scenario == "redeploy" && (cfg.Restart == "" || cfg.Instances < 1 || cfg.Instances > 16 || cfg.ReconnectDelay < 0):
+		return nil, errors.New("redeploy: -restart is required, -instances 1..16, -reconnect-delay not negative")
 	case cfg.Concurrent < 1:
 		return nil, errors.New("-connect-concurrency must be positive")
 	case cfg.Duration <= 0 || cfg.Duration > time.Hour:
