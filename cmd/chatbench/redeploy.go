@@ -33,10 +33,12 @@ func (b *bench) redeploy(ctx context.Context, res *Result) error {
 	if err := snd.dial(ctx); err != nil {
 		return fmt.Errorf("redeploy sender: %w", err)
 	}
-	clients, finish, wait, err := b.redeployReceivers(ctx, st)
+	rs, err := b.redeployReceivers(ctx, st, res)
 	if err != nil {
+		snd.close()
 		return err
 	}
+	clients := rs.clients
 	stop := make(chan struct{})
 	sending := make(chan struct{})
 	start := time.Now()
@@ -48,8 +50,7 @@ func (b *bench) redeploy(ctx context.Context, res *Result) error {
 	if err == nil {
 		b.waitDelivered(ctx, clients, st.ackedMsgs())
 	}
-	close(finish)
-	wait()
+	rs.stop()
 	if err != nil {
 		return err
 	}
@@ -73,42 +74,64 @@ type outage struct {
 	recovered bool      // the server knew the session: the same pid
 }
 
-// redeployReceivers connects cfg.Clients receivers, cfg.Concurrent at a
-// time; each reconnects whenever its connection ends, until finish is
-// closed; wait waits for them to stop.
-func (b *bench) redeployReceivers(ctx context.Context, st *churnState) ([]*redeployClient, chan struct{}, func(), error) {
-	var wg sync.WaitGroup
-	finish := make(chan struct{})
-	clients := make([]*redeployClient, b.cfg.Clients)
-	ready := make(chan error, len(clients))
-	sem := make(chan struct{}, b.cfg.Concurrent)
-	for i := range clients {
-		r := &redeployClient{churnClient: &churnClient{b: b, st: st, n: i + 1, got: map[string]int{}}}
-		r.caughtUp = r.onCaughtUp
-		clients[i] = r
-		wg.Go(func() { r.loop(ctx, sem, ready, finish) })
-	}
-	var first error
-	for range clients {
-		if err := <-ready; err != nil && first == nil {
-			first = err
-		}
-	}
-	if first != nil {
-		close(finish)
-		wg.Wait()
-		return nil, nil, nil, fmt.Errorf("redeploy receiver: %w", first)
-	}
-	b.log.Info("redeploy: receivers connected", "clients", len(clients))
-	return clients, finish, wg.Wait, nil
+// receivers are the redeploy's receivers whose first connection got in.
+type receivers struct {
+	clients []*redeployClient
+	finish  chan struct{} // closed: they close their connections
+	wg      sync.WaitGroup
 }
 
-// loop connects, and each time the connection ends comes back, until
-// finish; ready gets the first connection's outcome.
-func (r *redeployClient) loop(ctx context.Context, sem chan struct{}, ready chan<- error, finish <-chan struct{}) {
+func (rs *receivers) stop() {
+	close(rs.finish)
+	rs.wg.Wait()
+}
+
+// redeployReceivers connects cfg.Clients receivers, cfg.Concurrent at a
+// time, within cfg.Timeout in all, as churn's: a server that takes longer
+// is measured with the receivers it took (a note says so). Each
+// reconnects whenever its connection ends, until stop.
+func (b *bench) redeployReceivers(ctx context.Context, st *churnState, res *Result) (*receivers, error) {
+	rs := &receivers{finish: make(chan struct{})}
+	setup, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	all := make([]*churnClient, b.cfg.Clients)
+	of := make(map[*churnClient]*redeployClient, len(all))
+	ready := make(chan error, len(all))
+	sem := make(chan struct{}, b.cfg.Concurrent)
+	for i := range all {
+		r := &redeployClient{churnClient: newChurnClient(b, st, i+1)}
+		r.caughtUp = r.onCaughtUp
+		all[i], of[r.churnClient] = r.churnClient, r
+		rs.wg.Go(func() { r.loop(ctx, setup, sem, ready, rs.finish) })
+	}
+	in, err := receiversIn(all, ready)
+	if len(in) == 0 {
+		rs.stop()
+		return nil, fmt.Errorf("redeploy receivers: %w", err)
+	}
+	if err != nil {
+		res.note("%d of %d receivers in within %v (first error: %v): measured with those", len(in), len(all), b.cfg.Timeout, err)
+	}
+	for _, c := range in {
+		rs.clients = append(rs.clients, of[c])
+	}
+	b.log.Info("redeploy: receivers connected", "clients", len(rs.clients))
+	return rs, nil
+}
+
+// loop connects (the first time within setup), and each time the
+// connection ends comes back, until finish; ready gets the first
+// connection's outcome.
+func (r *redeployClient) loop(ctx, setup context.Context, sem chan struct{}, ready chan<- error, finish <-chan struct{}) {
 	sem <- struct{}{}
-	conn, done, err := r.connect(ctx, true)
+	conn, done, err := r.connect(setup, true)
+	if err == nil {
+		err = r.awaitHistory(setup, conn, done)
+	}
 	<-sem
+	r.mu.Lock()
+	r.in = err == nil
+	r.mu.Unlock()
 	ready <- err
 	for err == nil {
 		select {
