@@ -466,6 +466,7 @@ func (c *churnClient) awaitHistory(ctx context.Context, conn *Client, done <-cha
 	case <-c.history:
 		return nil
 	case <-done:
+		conn.Close()
 		return errors.New("closed before chat:history")
 	case <-ctx.Done():
 		conn.Close()

@@ -100,20 +100,36 @@ func (s *sender) send(ctx context.Context, i int) {
 	arg := messageArg{Content: content(s.b.run, 0, time.Now(), "redeploy"), ClientMsgID: s.b.run + "-" + strconv.Itoa(i)}
 	s.st.sent.Add(1)
 	deadline := time.Now().Add(s.b.cfg.Timeout)
+	sent := false
 	for attempt := 0; time.Now().Before(deadline) && ctx.Err() == nil; attempt++ {
-		if s.conn == nil && s.dial(ctx) != nil {
+		if !s.connected(ctx) {
 			sleepCtx(ctx, backoff(s.b.cfg.ReconnectDelay, attempt))
 			continue
 		}
-		if attempt > 0 {
+		if sent {
 			s.retries++
 		}
+		sent = true
 		if s.try(arg) {
 			return
 		}
 		s.close() // ended, or no ack in time: a new connection
 	}
 	s.unacked++
+}
+
+// connected makes sure of a live connection: one that ended while the
+// sender waited (the drain closes idle connections too) is replaced.
+func (s *sender) connected(ctx context.Context) bool {
+	if s.conn != nil {
+		select {
+		case <-s.done:
+			s.close()
+		default:
+			return true
+		}
+	}
+	return s.dial(ctx) == nil
 }
 
 // try sends once and waits for the ack.
