@@ -23,6 +23,13 @@ const (
 	EventPresenceUpdate = "presence:update"
 )
 
+// LazyEvents are the chat's informational broadcasts (for
+// socketio.Options.LazyEvents): presence and typing may wait a moment to
+// leave in the same write as a chat message, rather than cost every
+// connection a write of their own each second during a wave of
+// reconnects.
+var LazyEvents = []string{EventUserJoined, EventUserLeft, EventPresenceUpdate, EventTyping}
+
 // HistorySize is how many messages a new connection gets.
 const HistorySize = 50
 

@@ -22,6 +22,7 @@ type Broadcast struct {
 	// broadcast need not parse the packet again to find it.
 	offset      string
 	offsetKnown bool
+	lazy        bool // one of the server's LazyEvents
 }
 
 // recoveryOffset returns the broadcast's offset ("" for none).

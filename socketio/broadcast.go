@@ -118,3 +118,32 @@ func offsetOf(pkt []byte) string {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// quoted returns names as JSON strings, as they appear in packets.
+func quoted(names []string) [][]byte {
+	out := make([][]byte, 0, len(names))
+	for _, n := range names {
+		q, _ := json.Marshal(n)
+		out = append(out, q)
+	}
+	return out
+}
+
+// isLazy reports whether pkt is an EVENT named in LazyEvents: its
+// arguments' array starts with that name. Binary events never are.
+func (s *Server) isLazy(pkt []byte) bool {
+	if len(s.lazy) == 0 || len(pkt) == 0 || pkt[0] != '0'+typeEvent {
+		return false
+	}
+	i := bytes.IndexByte(pkt, '[')
+	if i < 0 {
+		return false
+	}
+	rest := pkt[i+1:]
+	for _, name := range s.lazy {
+		if len(rest) > len(name) && bytes.HasPrefix(rest, name) && (rest[len(name)] == ',' || rest[len(name)] == ']') {
+			return true
+		}
+	}
+	return false
+}

@@ -222,10 +222,14 @@ func (c *client) send(pkt []byte, attachments ...[]byte) error {
 // broadcast queues a broadcast's packet and attachments, which may wait
 // for the connection's write delay to leave with the ones after it.
 func (c *client) broadcast(b Broadcast) error {
-	if len(b.Attachments) == 0 { // timed from its emission to its write
-		return c.conn.Send(engineio.Message{Data: b.Packet, Timing: engineio.Batched, Emitted: b.Emitted})
+	timing := engineio.Batched
+	if b.lazy {
+		timing = engineio.Lazy
 	}
-	return c.queue(engineio.Batched, b.Packet, b.Attachments)
+	if len(b.Attachments) == 0 { // timed from its emission to its write
+		return c.conn.Send(engineio.Message{Data: b.Packet, Timing: timing, Emitted: b.Emitted})
+	}
+	return c.queue(timing, b.Packet, b.Attachments)
 }
 
 func (c *client) queue(timing engineio.Timing, pkt []byte, attachments [][]byte) error {

@@ -229,6 +229,7 @@ func (n *Namespace) RoomSize(room string) int {
 // after the copy misses this broadcast, as it would have joining a moment
 // later; recovery's hold-and-replay covers that gap the same way.
 func (n *Namespace) deliver(b Broadcast) {
+	b.lazy = n.srv.isLazy(b.Packet)
 	targets := n.targets(b)
 	for _, s := range *targets {
 		s.deliver(b)

@@ -33,7 +33,13 @@ type Options struct {
 	Adapter Adapter
 	// Recovery turns connection state recovery on when not nil.
 	Recovery *RecoveryOptions
-	Logger   *slog.Logger
+	// LazyEvents names the events whose broadcasts are informational
+	// (presence, typing): each may wait up to Engine.LazyDelay to leave
+	// in the write of another message rather than cost a write of its
+	// own. Decided where a broadcast is delivered, so that it holds for
+	// broadcasts from other instances too.
+	LazyEvents []string
+	Logger     *slog.Logger
 	// Registerer receives the server's metrics; nil for none.
 	Registerer prometheus.Registerer
 }
@@ -77,6 +83,7 @@ type Server struct {
 	adapter  Adapter
 	memLog   *memoryLog // the default Replayer, when recovery uses it
 	instance string     // prefix of automatic offsets
+	lazy     [][]byte   // LazyEvents, each as a JSON string
 	offsets  atomic.Uint64
 	refusals *refusals
 	stop     context.CancelFunc // ends the refusal log's summaries
@@ -106,7 +113,8 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.Engine.Logger == nil {
 		opts.Engine.Logger = opts.Logger
 	}
-	s := &Server{opts: opts, log: opts.Logger, adapter: opts.Adapter, nsps: make(map[string]*Namespace), instance: randid.New()[:8]}
+	s := &Server{opts: opts, log: opts.Logger, adapter: opts.Adapter, nsps: make(map[string]*Namespace), instance: randid.New()[:8],
+		lazy: quoted(opts.LazyEvents)}
 	if r := opts.Recovery; r != nil {
 		if r.MaxDisconnection <= 0 {
 			r.MaxDisconnection = 2 * time.Minute

@@ -35,6 +35,7 @@ type config struct {
 	PingTimeout       time.Duration
 	WriteDelay        time.Duration
 	WriteDelayMax     time.Duration
+	LazyDelay         time.Duration
 	MaxOpening        int
 	RecoveryWindow    time.Duration
 	PresenceThreshold int
@@ -109,6 +110,7 @@ func (c *config) settings() []setting {
 		{"PING_TIMEOUT", "20s", "Engine.IO heartbeat timeout", duration(&c.PingTimeout)},
 		{"WRITE_DELAY", "5ms", "a WebSocket written less than this ago waits until this has passed before its next broadcast write, so a fast stream leaves in fewer system calls; a quiet connection is written at once; acks and direct emits never wait, and the CONNECT reply waits only for the `chat:history` right behind it, to leave in one write (`0`: off)", duration(&c.WriteDelay)},
 		{"WRITE_DELAY_MAX", "50ms", "a connection fed more than 30 broadcasts a second waits at least 33 ms, and 0.35 ms per message a second (35 ms at 100 messages/s), up to this: however busy the room, a connection costs at most 30 writes a second", duration(&c.WriteDelayMax)},
+		{"LAZY_DELAY", "500ms", "presence (`user:joined`, `user:left`, `presence:update`) and typing broadcasts may wait up to this on a connection for another message to leave with, in one write instead of two: a wave of reconnects announces presence every second to every client, as many writes as a room chatting once a second", duration(&c.LazyDelay)},
 		{"MAX_OPENING", "64", "connections being opened at once: a handshake, and a new connection's `CONNECT` (authentication, history, presence), take one of these slots while the server works on them (not while it waits for the client; a `CONNECT` stuck on a database that does not answer gives its slot back after a second, so that it does not hold back the clients behind it); the rest wait their turn, parked, in arrival order, and a handshake that waits more than 10 s gets `503 Server busy`. It keeps a connect storm from starving the chat: without it, 15,000 clients arriving at once put every chat message behind thousands of handshakes (0.4-1 s late instead of, usually, under 60 ms, with broadcasts in join order; see docs/benchmarks.md); `0`: no bound", integer(&c.MaxOpening)},
 		{"RECOVERY_WINDOW", "2m", "how long a dropped client can come back and get what it missed", duration(&c.RecoveryWindow)},
 		{"PRESENCE_COALESCE_THRESHOLD", "20", "joins + leaves per second on an instance above which presence goes out as one `presence:update` a second", integer(&c.PresenceThreshold)},
@@ -187,6 +189,7 @@ func (c *config) validate() error {
 	check(c.PingTimeout >= 100*time.Millisecond, "PING_TIMEOUT must be at least 100ms")
 	check(c.RecoveryWindow >= 0, "RECOVERY_WINDOW must not be negative")
 	check(c.WriteDelay >= 0 && c.WriteDelay <= time.Second, "WRITE_DELAY must be 0-1s")
+	check(c.LazyDelay > 0 && c.LazyDelay <= 5*time.Second, "LAZY_DELAY must be more than 0 and at most 5s, got %v", c.LazyDelay)
 	check(c.WriteDelayMax >= c.WriteDelay && c.WriteDelayMax <= time.Second,
 		"WRITE_DELAY_MAX must be at least WRITE_DELAY (%v) and at most 1s, got %v", c.WriteDelay, c.WriteDelayMax)
 	check(c.MaxOpening >= 0, "MAX_OPENING must not be negative, got %d", c.MaxOpening)

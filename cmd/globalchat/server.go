@@ -127,7 +127,7 @@ func ioOptions(cfg config, d *deps, acct *accounting, log *slog.Logger, reg prom
 	return socketio.Options{
 		Engine: engineio.Options{
 			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
-			WriteDelay: cfg.WriteDelay, MaxWriteDelay: cfg.WriteDelayMax,
+			WriteDelay: cfg.WriteDelay, MaxWriteDelay: cfg.WriteDelayMax, LazyDelay: cfg.LazyDelay,
 			MaxOpening: cfg.MaxOpening,
 			// The chat reads nothing from a connection's handshake
 			// headers: keeping them would cost each one a kilobyte or so.
@@ -143,6 +143,7 @@ func ioOptions(cfg config, d *deps, acct *accounting, log *slog.Logger, reg prom
 		MaxAttachments:     cfg.Edge.MaxAttachments,
 		MaxAttachmentBytes: cfg.Edge.MaxAttachmentBytes,
 		Adapter:            d.adapter,
+		LazyEvents:         chat.LazyEvents,
 		Recovery: &socketio.RecoveryOptions{
 			MaxDisconnection: cfg.RecoveryWindow,
 			Sessions:         d.sessions,

@@ -43,6 +43,11 @@ const (
 	// Batched: the message may wait, up to the connection's write delay,
 	// for company in the same write (broadcasts).
 	Batched
+	// Lazy: the message may wait up to the server's LazyDelay for a write
+	// that carries something else (informational broadcasts: presence,
+	// typing). On a connection written more often than that, it costs no
+	// write of its own.
+	Lazy
 )
 
 // Message is one Engine.IO message to send. Data is not copied: it must
@@ -184,7 +189,7 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 func (c *Conn) Send(msgs ...Message) error {
 	var small [4]frame
 	frames := small[:0]
-	timing := Batched
+	timing := Lazy
 	for _, m := range msgs {
 		frames = append(frames, frame{typ: typeMessage, data: m.Data, binary: m.Binary, emitted: m.Emitted})
 		timing = min(timing, m.Timing) // one Immediate message takes the others along

@@ -41,6 +41,11 @@ type Options struct {
 	// MaxWriteDelay caps the delay of a connection fed fast; default
 	// WriteDelay (no growth).
 	MaxWriteDelay time.Duration
+	// LazyDelay is how long a Lazy message waits for another one to leave
+	// with; default 500ms. Writes are what a busy server spends most on:
+	// a room's presence update each second would otherwise double the
+	// writes of a room that chats twice a second.
+	LazyDelay time.Duration
 	// KeepHeaders names the request headers a connection keeps of its
 	// handshake (Conn.Request); nil keeps them all, empty none.
 	KeepHeaders []string
@@ -82,6 +87,9 @@ func (o *Options) defaults() {
 		o.MaxQueueBytes = 8 << 20
 	}
 	o.MaxWriteDelay = max(o.MaxWriteDelay, o.WriteDelay)
+	if o.LazyDelay <= 0 {
+		o.LazyDelay = 500 * time.Millisecond
+	}
 	if o.Traffic == nil {
 		o.Traffic = noTraffic{}
 	}

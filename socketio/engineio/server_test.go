@@ -700,6 +700,37 @@ func TestWriteDelayUrgentMessageLeavesAtOnce(t *testing.T) {
 	}
 }
 
+// A Lazy message waits for something else to leave with, up to
+// LazyDelay: alone it leaves after the delay; followed by a broadcast, it
+// leaves with it, in order, in one write.
+func TestLazyMessageRidesAlong(t *testing.T) {
+	const lazy = 300 * time.Millisecond
+	h := newHarness(t, Options{WriteDelay: 5 * time.Millisecond, LazyDelay: lazy, PingInterval: time.Minute})
+	c, _, r := h.mustDial()
+	time.Sleep(50 * time.Millisecond)
+
+	start := time.Now()
+	r.conn.Send(Message{Data: []byte("presence"), Timing: Lazy})
+	c.Expect("4presence")
+	if took := time.Since(start); took < lazy || took > 3*lazy {
+		t.Fatalf("a Lazy message alone took %v, want about LazyDelay (%v)", took, lazy)
+	}
+
+	before := h.writes.Load()
+	start = time.Now()
+	r.conn.Send(Message{Data: []byte("presence 2"), Timing: Lazy})
+	time.Sleep(20 * time.Millisecond)
+	r.conn.Send(Message{Data: []byte("chat"), Timing: Batched})
+	c.Expect("4presence 2")
+	c.Expect("4chat")
+	if took := time.Since(start); took > lazy/2 {
+		t.Fatalf("with a broadcast behind it, the Lazy message took %v", took)
+	}
+	if n := h.writes.Load() - before; n != 1 {
+		t.Fatalf("%d writes, want 1: both together", n)
+	}
+}
+
 // The delay grows with the rate a connection is fed, up to MaxWriteDelay:
 // a stream of 1,000 frames a second leaves in far fewer writes than with
 // WriteDelay alone.

@@ -16,9 +16,11 @@ type outbox struct {
 	frames    []frame
 	bytes     int
 	immediate bool // the queue holds an Immediate message
+	eager     bool // the queue holds a message that is not Lazy
 
 	writing   bool        // a write loop is running or due
 	due       *time.Timer // starts the write loop after the write delay
+	dueLazy   bool        // due waits for LazyDelay: the queue was all Lazy
 	lastWrite time.Time
 	delay     time.Duration // current write delay (see adapt)
 	rate      float64       // frames per second written lately
@@ -34,12 +36,13 @@ func (o *outbox) push(timing Timing, size int, frames ...frame) {
 	o.frames = append(o.frames, frames...)
 	o.bytes += size
 	o.immediate = o.immediate || timing == Immediate
+	o.eager = o.eager || timing != Lazy
 }
 
 // take empties the queue and returns what it held.
 func (o *outbox) take() []frame {
 	frames := o.frames
-	o.frames, o.bytes, o.immediate = nil, 0, false
+	o.frames, o.bytes, o.immediate, o.eager = nil, 0, false, false
 	return frames
 }
 
@@ -59,9 +62,15 @@ func (o *outbox) recycle(frames []frame) {
 }
 
 // wait is how long the next write waits at now: nothing when the queue
-// holds an Immediate message, else the rest of the write delay.
-func (o *outbox) wait(now time.Time) time.Duration {
-	if o.delay <= 0 || o.immediate || o.lastWrite.IsZero() {
+// holds an Immediate message, lazy when it holds only Lazy ones, else the
+// rest of the write delay.
+func (o *outbox) wait(now time.Time, lazy time.Duration) time.Duration {
+	switch {
+	case o.immediate:
+		return 0
+	case !o.eager && len(o.frames) > 0:
+		return lazy
+	case o.delay <= 0 || o.lastWrite.IsZero():
 		return 0
 	}
 	return o.delay - now.Sub(o.lastWrite)
@@ -120,6 +129,11 @@ func (c *Conn) kickLocked() {
 			// The loop waits for the delay, and something must not: now.
 			c.out.due = nil
 			go c.writeLoop(c.ws)
+		case c.out.dueLazy && c.out.eager && c.out.due != nil && c.out.due.Stop():
+			// It waits for LazyDelay, and something that may not wait
+			// that long came: the write delay at most, taking it along.
+			c.out.due = nil
+			c.startWriteLocked()
 		}
 		return
 	}
@@ -133,6 +147,7 @@ func (c *Conn) kickLocked() {
 func (c *Conn) startWriteLocked() {
 	ws := c.ws
 	if wait := c.writeWaitLocked(); wait > 0 {
+		c.out.dueLazy = !c.out.eager
 		c.out.due = time.AfterFunc(wait, func() { c.writeLoop(ws) })
 	} else {
 		go c.writeLoop(ws)
@@ -145,7 +160,7 @@ func (c *Conn) writeWaitLocked() time.Duration {
 	if c.closed {
 		return 0
 	}
-	return c.out.wait(time.Now())
+	return c.out.wait(time.Now(), c.srv.opts.LazyDelay)
 }
 
 // writeLoop flushes the queue to the WebSocket, every pending frame in one

@@ -67,7 +67,7 @@ func TestOutboxPace(t *testing.T) {
 		}
 		return o
 	}
-	if o := (&outbox{delay: base}); o.wait(start) != 0 {
+	if o := (&outbox{delay: base}); o.wait(start, time.Second) != 0 {
 		t.Fatal("a connection never written waits")
 	}
 	if o := feed(10, 20); o.delay != base {
@@ -81,17 +81,36 @@ func TestOutboxPace(t *testing.T) {
 		t.Fatalf("1000 frames/s: delay %v, want the ceiling %v", o.delay, ceiling)
 	}
 	last := o.lastWrite
-	if w := o.wait(last.Add(10 * time.Millisecond)); w != o.delay-10*time.Millisecond {
+	if w := o.wait(last.Add(10*time.Millisecond), time.Second); w != o.delay-10*time.Millisecond {
 		t.Fatalf("10ms after a write: wait %v, want %v", w, o.delay-10*time.Millisecond)
 	}
 	o.push(Immediate, 1, frame{})
-	if w := o.wait(last); w != 0 {
+	if w := o.wait(last, time.Second); w != 0 {
 		t.Fatalf("an Immediate message waits %v", w)
 	}
 	off := &outbox{}
 	off.adapt(100, start, 0, 0)
 	off.adapt(100, start.Add(time.Millisecond), 0, 0)
-	if off.delay != 0 || off.wait(start.Add(time.Millisecond)) != 0 {
+	if off.delay != 0 || off.wait(start.Add(time.Millisecond), time.Second) != 0 {
 		t.Fatal("a delay with WriteDelay off")
+	}
+}
+
+// A queue of Lazy messages waits the lazy delay; anything else in it
+// brings the usual pace back.
+func TestOutboxLazy(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	o := &outbox{}
+	o.push(Lazy, 1, frame{})
+	if w := o.wait(now, time.Second); w != time.Second {
+		t.Fatalf("a Lazy message alone waits %v, want the lazy delay", w)
+	}
+	o.push(Batched, 1, frame{})
+	if w := o.wait(now, time.Second); w != 0 {
+		t.Fatalf("with a Batched message, on a connection never written: wait %v, want 0", w)
+	}
+	o.take()
+	if o.eager {
+		t.Fatal("take kept the queue eager")
 	}
 }
