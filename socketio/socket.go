@@ -105,9 +105,14 @@ type Socket struct {
 	recovered bool
 
 	// While a recovering socket replays, broadcasts to it wait in held.
-	holding atomic.Bool
-	holdMu  sync.Mutex
-	held    []Broadcast
+	// After, until a newer one arrives, replayed holds the offsets the
+	// replay had (checking), for a broadcast still on its way through the
+	// room when the replay read it must not arrive twice.
+	holding  atomic.Bool
+	checking atomic.Bool
+	holdMu   sync.Mutex
+	held     []Broadcast
+	replayed map[string]bool
 
 	// Data belongs to the application: set it in a middleware or the
 	// connection handler.
@@ -283,24 +288,45 @@ func (s *Socket) CloseConnection() {
 	s.client.conn.Close(engineio.ReasonForcedClose)
 }
 
-// deliver sends a broadcast to the socket, or holds it during a replay.
+// deliver sends a broadcast to the socket, or holds it during a replay,
+// or drops it when the replay already had it.
 func (s *Socket) deliver(b Broadcast) {
-	if s.holding.Load() {
-		s.holdMu.Lock()
-		if s.holding.Load() {
-			s.held = append(s.held, b)
-			s.holdMu.Unlock()
-			return
-		}
-		s.holdMu.Unlock()
+	if (s.holding.Load() || s.checking.Load()) && !s.admit(&b) {
+		return
 	}
 	s.client.broadcast(b)
+}
+
+// admit holds b during a replay (false), and after it tells whether b is
+// new to the socket. A room's broadcasts reach its sockets in order, so
+// the first one with an offset the replay did not have ends the check.
+func (s *Socket) admit(b *Broadcast) bool {
+	s.holdMu.Lock()
+	defer s.holdMu.Unlock()
+	switch {
+	case s.holding.Load():
+		s.held = append(s.held, *b)
+		return false
+	case s.checking.Load():
+		off := b.recoveryOffset()
+		if off != "" && s.replayed[off] {
+			return false
+		}
+		if off != "" {
+			s.replayed = nil
+			s.checking.Store(false)
+		}
+	}
+	return true
 }
 
 func (s *Socket) hold() { s.holding.Store(true) }
 
 // release sends the held broadcasts that the replay did not already
-// contain, and stops holding.
+// contain, and stops holding. Until a broadcast newer than the replay
+// arrives, the replayed ones are still dropped: the replay may have read
+// a message whose broadcast was still walking the room towards this
+// socket, to reach it after the release.
 func (s *Socket) release(replayed []Broadcast) {
 	if !s.holding.Load() {
 		return
@@ -311,12 +337,19 @@ func (s *Socket) release(replayed []Broadcast) {
 	}
 	s.holdMu.Lock()
 	defer s.holdMu.Unlock()
+	newer := false
 	for _, b := range s.held {
-		if off := b.recoveryOffset(); off == "" || !seen[off] {
+		off := b.recoveryOffset()
+		if off == "" || !seen[off] {
 			s.client.send(b.Packet, b.Attachments...)
+			newer = newer || off != ""
 		}
 	}
 	s.held = nil
+	if len(replayed) > 0 && !newer {
+		s.replayed = seen
+		s.checking.Store(true)
+	}
 	s.holding.Store(false)
 }
 
