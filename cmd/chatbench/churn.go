@@ -404,19 +404,11 @@ func (c *churnClient) onPacket(pkt []byte) {
 	if _, _, ok := parseContent(pkt, c.b.run); !ok {
 		return
 	}
-	var args []json.RawMessage
-	if json.Unmarshal(pkt[1:], &args) != nil || len(args) < 2 {
-		return
-	}
-	var m churnMsg
-	if json.Unmarshal(args[1], &m) != nil || m.ID == "" {
+	m, off, ok := messageFields(pkt)
+	if !ok {
 		return
 	}
 	seq := m.order()
-	var off string
-	if len(args) > 2 {
-		json.Unmarshal(args[len(args)-1], &off)
-	}
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -437,6 +429,56 @@ func (c *churnClient) onPacket(pkt []byte) {
 			c.caughtUp(now)
 		}
 	}
+}
+
+var (
+	idKey  = []byte(`"id":"`)
+	seqKey = []byte(`"seq":`)
+)
+
+// messageFields reads a chat:message's id, seq and trailing offset
+// (`2["chat:message",{"id":"…","seq":N,…},"offset"]`) without decoding
+// the packet: at full size the generator reads 20,000 of them a second,
+// and decoding each (15 µs) took a third of its CPU on the cores it
+// shares with the servers. Inside JSON strings a quote is escaped, so
+// the keys cannot be matched inside the content. It falls back to
+// decoding anything else.
+func messageFields(pkt []byte) (m churnMsg, off string, ok bool) {
+	i := bytes.Index(pkt, idKey)
+	if i < 0 {
+		return decodeMessageFields(pkt)
+	}
+	id := pkt[i+len(idKey):]
+	end := bytes.IndexByte(id, '"')
+	if end <= 0 || bytes.IndexByte(id[:end], '\\') >= 0 {
+		return decodeMessageFields(pkt)
+	}
+	m.ID = string(id[:end])
+	if j := bytes.Index(pkt, seqKey); j >= 0 {
+		n, _, _ := digits(pkt[j+len(seqKey):])
+		m.Seq = int64(n)
+	}
+	if body, found := bytes.CutSuffix(pkt, []byte(`"]`)); found {
+		if q := bytes.LastIndexByte(body, '"'); q > 0 && body[q-1] == ',' {
+			off = string(body[q+1:])
+		}
+	}
+	return m, off, true
+}
+
+// decodeMessageFields is messageFields the slow way.
+func decodeMessageFields(pkt []byte) (m churnMsg, off string, ok bool) {
+	var args []json.RawMessage
+	if len(pkt) < 2 || json.Unmarshal(pkt[1:], &args) != nil || len(args) < 2 {
+		return m, "", false
+	}
+	if json.Unmarshal(args[1], &m) != nil || m.ID == "" {
+		return m, "", false
+	}
+	if len(args) > 2 {
+		json.Unmarshal(args[len(args)-1], &off)
+	}
+	return m, off, true
 }
 
 // historyOffset keeps the offset a chat:history carries as its last
