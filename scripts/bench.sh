@@ -20,7 +20,8 @@
 #               turn with restart.sh (SIGTERM, exit, start again)
 #
 # BENCH_SCALE=small runs everything small (about 3 minutes); the default
-# sizes are the targets in docs/benchmarks.md (about 17 minutes).
+# sizes are the targets in docs/benchmarks.md (about 27 minutes: churn and
+# redeploy take 10 of them, the reference most).
 # BENCH_ONLY="fanout idle" runs only those scenarios; BENCH_TARGETS="project"
 # only that target. Results (JSON), logs and profiles stay in BENCH_OUT when
 # set. BENCH_PROFILE=1 builds the project with net/http/pprof (bench/pprof,
