@@ -378,13 +378,7 @@ func TestReconnectRecoversMissedMessages(t *testing.T) {
 	received(t, bob)
 	received(t, bob)
 
-	back, reply := sockettest.Connect(t, e.io, map[string]string{"username": "ann", "guestToken": sess.GuestToken,
-		"pid": connected.PID, "offset": off}, sockettest.Options{})
-	var again struct{ SID string }
-	json.Unmarshal(reply, &again)
-	if again.SID != connected.SID {
-		t.Fatalf("recovered as %q, want the same socket %q", again.SID, connected.SID)
-	}
+	back := e.recover("ann", sess, connected.SID, connected.PID, off)
 	for _, want := range []string{"missed 1", "missed 2"} {
 		if m, _ := received(t, back); m.Content != want {
 			t.Fatalf("replayed %q, want %q", m.Content, want)
@@ -420,13 +414,7 @@ func TestNewcomerRecoversFromItsHistory(t *testing.T) {
 	missed := say(t, bob, "missed")
 	bob.Expect(EventMessage) // delivered before ann is back: only a replay brings it
 
-	back, reply := sockettest.Connect(t, e.io, map[string]string{"username": "ann", "guestToken": sess.GuestToken,
-		"pid": connected.PID, "offset": off}, sockettest.Options{})
-	var again struct{ SID string }
-	json.Unmarshal(reply, &again)
-	if again.SID != connected.SID {
-		t.Fatalf("recovered as %q, want the same socket %q", again.SID, connected.SID)
-	}
+	back := e.recover("ann", sess, connected.SID, connected.PID, off)
 	if m, _ := received(t, back); m.ID != missed.ID {
 		t.Fatalf("replayed %+v, want %q", m, missed.Content)
 	}

@@ -197,6 +197,20 @@ func (e *chatEnv) join(auth any, addr ...string) (*sockettest.Client, sessionPay
 	return c, sess
 }
 
+// recover comes back as the guest of sess with the lost session pid and
+// offset, and fails unless the socket sid is recovered.
+func (e *chatEnv) recover(name string, sess sessionPayload, sid, pid, off string) *sockettest.Client {
+	e.t.Helper()
+	c, reply := sockettest.Connect(e.t, e.io, map[string]string{"username": name, "guestToken": sess.GuestToken,
+		"pid": pid, "offset": off}, sockettest.Options{})
+	var again struct{ SID string }
+	json.Unmarshal(reply, &again)
+	if again.SID != sid {
+		e.t.Fatalf("recovered as %q, want the same socket %q", again.SID, sid)
+	}
+	return c
+}
+
 // ack is the chat:message acknowledgement, both shapes.
 type ack struct {
 	OK        bool               `json:"ok"`
