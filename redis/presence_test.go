@@ -3,6 +3,7 @@ package redis
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,6 +217,61 @@ func TestSweepRemovesExpiredUsers(t *testing.T) {
 	}
 	if n, _ := p.client.ZCard(ctx, keyOnlineNames).Result(); n != 0 {
 		t.Fatalf("name index holds %d entries", n)
+	}
+}
+
+// TestSweepPrunesPagesAtOnce: the sweep goes through more users than a
+// page, pipelined, with Redis having forgotten its scripts (NOSCRIPT):
+// the users whose socket keys all expired leave, the expired socket of a
+// user who keeps another one goes, and nobody else is touched.
+func TestSweepPrunesPagesAtOnce(t *testing.T) {
+	srv := testenv.Redis(t)
+	ctx := ctxT(t)
+	old := NewPresence(client(t, srv), PresenceOptions{InstanceID: "old"})
+	const users = 450
+	for i := range users {
+		u := globalchat.User{ID: fmt.Sprintf("u%d", i), Name: fmt.Sprintf("n%d", i)}
+		for _, sid := range []string{"a" + u.ID, "b" + u.ID} {
+			if _, _, err := old.Add(ctx, globalchat.Conn{SocketID: sid, User: u}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var want []string
+	for i := range 20 { // as if expired: both sockets of u0-u9, one of u10-u19
+		id := fmt.Sprintf("u%d", i)
+		old.client.Del(ctx, keyUserSocket("b"+id))
+		if i < 10 {
+			old.client.Del(ctx, keyUserSocket("a"+id))
+			want = append(want, id)
+		}
+	}
+	if err := old.client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	left := &leftLog{}
+	p := fastPresence(t, srv, "new", left.record)
+	defer p.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for len(left.get()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var got []string
+	for _, l := range left.get() {
+		id, _, _ := strings.Cut(l, "(")
+		got = append(got, id)
+	}
+	sort.Strings(want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("left %v, want %v", got, want)
+	}
+	if count, _, err := p.Online(ctx, 1); err != nil || count != users-len(want) {
+		t.Fatalf("Online = %d, %v; want %d", count, err, users-len(want))
+	}
+	for id, n := range map[string]int64{"u10": 1, "u19": 1, "u20": 2, "u449": 2} {
+		if got, _ := p.client.SCard(ctx, keyUserSockets(id)).Result(); got != n {
+			t.Errorf("%s has %d sockets, want %d", id, got, n)
+		}
 	}
 }
 
