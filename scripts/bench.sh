@@ -25,9 +25,13 @@
 # BENCH_ONLY="fanout idle" runs only those scenarios; BENCH_TARGETS="project"
 # only that target. Results (JSON), logs and profiles stay in BENCH_OUT when
 # set. BENCH_PROFILE=1 builds the project with net/http/pprof (bench/pprof,
-# added at build time, not in the product) and has chatbench take CPU and
-# heap profiles of its first instance into BENCH_OUT; such a run does not
-# touch the doc. BENCH_DOC= (empty) leaves the doc alone too.
+# added at build time, not in the product) on every instance (its address
+# is PPROF_ADDR in $dir/instance-I.sh, for profiles and traces taken by
+# hand) and has chatbench take CPU and heap profiles of its first instance
+# into BENCH_OUT, and one of itself; such a run does not touch the doc.
+# BENCH_DOC= (empty) leaves the doc alone too. BENCH_ENV="MAX_OPENING=512"
+# adds to the environment of the project's instances (words, no spaces in
+# a value).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -153,7 +157,7 @@ launcher() {
   if [ "$target" = project ]; then
     env=(PPROF_ADDR="$pprof" PORT="$port" HOST=127.0.0.1 INSTANCE_ID="bench-$i" REDIS_URL="redis://127.0.0.1:$redis_port/0"
       MYSQL_DSN="root@tcp(127.0.0.1:$mysql_port)/globalchat" RATE_LIMIT_PER_MINUTE=$rate_limit
-      RATE_LIMIT_PER_ADDRESS_PER_MINUTE=$rate_limit LOG_LEVEL=warn)
+      RATE_LIMIT_PER_ADDRESS_PER_MINUTE=$rate_limit LOG_LEVEL=warn ${BENCH_ENV:-})
     # Behind nginx the client is named in X-Forwarded-For: the server's
     # per-address bounds then count each client's own address.
     [ "$front" != nginx ] || env+=(TRUSTED_PROXIES=127.0.0.1)
@@ -176,9 +180,9 @@ start() {
   urls="" server_pids="" pprof_args=() pprof=""
   for i in $(seq "$n"); do
     port=$(free_port)
-    if [ "$target" = project ] && [ "${BENCH_PROFILE:-}" = 1 ] && [ "$i" = 1 ]; then
+    if [ "$target" = project ] && [ "${BENCH_PROFILE:-}" = 1 ]; then
       pprof=127.0.0.1:$(free_port)
-      pprof_args=(-pprof "http://$pprof" -profile-dir "$out")
+      [ "$i" != 1 ] || pprof_args=(-pprof "http://$pprof" -profile-dir "$out")
     fi
     launcher "$target" "$i" "$port" >"$dir/instance-$i.sh"
     pprof=""
@@ -285,7 +289,7 @@ EOF_NGINX
 front=direct
 n=0
 scenario() {
-  local name=$1 instances=$2 target
+  local name=$1 instances=$2 target self
   shift 2
   [[ " $BENCH_ONLY " == *" $name "* ]] || return 0
   n=$((n + 1))
@@ -294,8 +298,10 @@ scenario() {
     reset
     start "$target" "$instances"
     [ "$front" != nginx ] || start_nginx
+    self=()
+    [ "${#pprof_args[@]}" = 0 ] || self=(-self-profile "$out/$name.chatbench.cpu.pb.gz")
     "$dir/chatbench" -name "$name" -target "$target" -url "$urls" -pid "$server_pids" -infra-pid "$infra_pids" \
-      -timeout "$BENCH_TIMEOUT" -json "$out/$n-$name.$target.json" "${pprof_args[@]}" "$@" 2>>"$dir/chatbench.log" ||
+      -timeout "$BENCH_TIMEOUT" -json "$out/$n-$name.$target.json" "${pprof_args[@]}" "${self[@]}" "$@" 2>>"$dir/chatbench.log" ||
       echo "bench: $name on $target failed (see $dir/chatbench.log)"
     stop
   done

@@ -83,9 +83,10 @@ type config struct {
 	// the Restart command.
 	restarter func(ctx context.Context, i int) error
 
-	jsonOut string
-	report  string
-	mdInto  string
+	jsonOut     string
+	selfProfile string
+	report      string
+	mdInto      string
 }
 
 // gcPercent is the load generator's GOGC unless the environment sets one.
@@ -120,7 +121,14 @@ func run(args []string, out io.Writer, log *slog.Logger) error {
 		defer b.closeAll()
 		return b.runProbe(ctx, os.Stdin, out)
 	}
+	stopProfile, err := startSelfProfile(cfg.selfProfile)
+	if err != nil {
+		return err
+	}
 	res, err := runScenario(ctx, cfg, log)
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
 	if err != nil {
 		return err
 	}
@@ -188,6 +196,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&pids, "pid", "", "comma-separated server process ids, for memory (idle) and CPU")
 	fs.StringVar(&cfg.PprofURL, "pprof", "", "http://127.0.0.1:port of the server's net/http/pprof: take CPU and heap profiles during the scenario")
 	fs.StringVar(&cfg.ProfileDir, "profile-dir", ".", "where -pprof profiles go")
+	fs.StringVar(&cfg.selfProfile, "self-profile", "", "write chatbench's own CPU profile to this file: on the cores it shares with the server, the generator's cost is part of every figure")
 	fs.StringVar(&cfg.jsonOut, "json", "", "write the result as JSON to this file")
 	fs.StringVar(&cfg.report, "report", "", "instead of running, read the *.json results in this folder and print the comparison table")
 	fs.StringVar(&cfg.mdInto, "md", "", "with -report: write the table into this markdown file between <!-- bench:begin --> and <!-- bench:end -->")

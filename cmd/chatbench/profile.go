@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -78,4 +79,24 @@ func (b *bench) profilePrefix() string {
 		name = b.cfg.Scenario
 	}
 	return name + "."
+}
+
+// startSelfProfile starts chatbench's own CPU profile into path (none
+// when empty) and returns what stops and writes it.
+func startSelfProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }

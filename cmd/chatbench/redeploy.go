@@ -69,6 +69,8 @@ type redeployClient struct {
 // outage is one connection's end and the client's return.
 type outage struct {
 	end       time.Time // the connection ended
+	dial      time.Time // the reconnect that got in began
+	upgraded  time.Time // its WebSocket upgrade was answered
 	back      time.Time // the CONNECT reply of the reconnect (zero: never)
 	caught    time.Time // every message acked before the reconnect began had arrived (zero: never)
 	recovered bool      // the server knew the session: the same pid
@@ -174,6 +176,7 @@ func (r *redeployClient) comeBack(ctx context.Context, finish <-chan struct{}) (
 		r.mu.Lock()
 		pid := r.pid
 		r.mu.Unlock()
+		dial := time.Now()
 		conn, done, err := r.connect(ctx, false)
 		if err != nil {
 			r.mu.Lock()
@@ -182,7 +185,7 @@ func (r *redeployClient) comeBack(ctx context.Context, finish <-chan struct{}) (
 			r.mu.Unlock()
 			continue
 		}
-		r.back(pid)
+		r.back(pid, dial, conn.Upgraded)
 		return conn, done, nil
 	}
 }
@@ -198,12 +201,12 @@ func backoff(delay time.Duration, attempt int) time.Duration {
 // back closes the outage: connect has set the new pid, which is the old
 // one when the server recovered the session. With nothing acked since the
 // last message it had (no waitSeq), the client is caught up on arrival.
-func (r *redeployClient) back(oldPID string) {
+func (r *redeployClient) back(oldPID string, dial, upgraded time.Time) {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o := &r.outages[len(r.outages)-1]
-	o.back, o.recovered = now, oldPID != "" && r.pid == oldPID
+	o.dial, o.upgraded, o.back, o.recovered = dial, upgraded, now, oldPID != "" && r.pid == oldPID
 	if r.waitSeq == 0 && o.caught.IsZero() {
 		o.caught = now
 	}
@@ -365,7 +368,9 @@ func (b *bench) redeployMetrics(res *Result, clients []*redeployClient, st *chur
 // restartTally is what one restart did to the clients.
 type restartTally struct {
 	cut, recovered, notBack int
-	back, caught            Histogram // from the SIGTERM
+	ended, back, caught     Histogram // from the SIGTERM
+	dialing                 Histogram // the reconnect that got in, from its start to the CONNECT reply
+	upgrading               Histogram // … to the WebSocket upgrade's answer
 }
 
 // outagesOf tallies the outages that began in [from, to).
@@ -378,11 +383,14 @@ func outagesOf(clients []*redeployClient, from, to time.Time) *restartTally {
 				continue
 			}
 			t.cut++
+			t.ended.Record(o.end.Sub(from))
 			if o.back.IsZero() {
 				t.notBack++
 				continue
 			}
 			t.back.Record(o.back.Sub(from))
+			t.dialing.Record(o.back.Sub(o.dial))
+			t.upgrading.Record(o.upgraded.Sub(o.dial))
 			if o.recovered {
 				t.recovered++
 				if !o.caught.IsZero() {
@@ -402,7 +410,15 @@ func (t *restartTally) add(res *Result, prefix string, r restart) {
 	res.add(prefix+"clients cut", float64(t.cut), "clients", "")
 	res.add(prefix+"recovered", ratio(t.recovered, t.cut), "ratio", "higher")
 	res.add(prefix+"not back", float64(t.notBack), "clients", "lower")
+	if t.ended.Count() > 0 {
+		res.addMs(prefix+"cut p50", t.ended.Quantile(0.5))
+		res.addMs(prefix+"last cut", t.ended.Max())
+	}
 	if t.back.Count() > 0 {
+		res.addMs(prefix+"reconnect took p50", t.dialing.Quantile(0.5))
+		res.addMs(prefix+"reconnect took p99", t.dialing.Quantile(0.99))
+		res.addMs(prefix+"reconnect upgraded p50", t.upgrading.Quantile(0.5))
+		res.addMs(prefix+"reconnect upgraded p99", t.upgrading.Quantile(0.99))
 		res.addMs(prefix+"back p50", t.back.Quantile(0.5))
 		res.addMs(prefix+"back p99", t.back.Quantile(0.99))
 		res.addMs(prefix+"all back within", t.back.Max())

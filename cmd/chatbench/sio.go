@@ -47,6 +47,7 @@ type Client struct {
 	// ConnectReply is the payload of the server's CONNECT answer:
 	// {"sid":…,"pid":…} (the pid when the server offers recovery).
 	ConnectReply []byte
+	Upgraded     time.Time // the WebSocket upgrade was answered
 
 	conn    net.Conn
 	rd      *bufio.Reader
@@ -88,7 +89,7 @@ func Dial(ctx context.Context, o DialOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{conn: conn, rd: bufio.NewReaderSize(conn, 2048), idle: time.Minute}
+	c := &Client{conn: conn, rd: bufio.NewReaderSize(conn, 2048), idle: time.Minute, Upgraded: time.Now()}
 	if br != nil { // bytes the server sent right behind its handshake
 		c.rd = bufio.NewReaderSize(io.MultiReader(br, conn), 2048)
 	}
