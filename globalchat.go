@@ -27,11 +27,12 @@ type Message struct {
 	// store confirms it (the Redis spool): the message is then safe to
 	// acknowledge even if the store does not answer now. Never sent.
 	Spooled bool `json:"-"`
-	// Offset is the recovery offset to deliver the message with, when it
-	// is not Seq: a message that arrives late (below what this instance
-	// already delivered) keeps the offset a client holds from moving
-	// backwards. Set by the Bus for its handler; never sent.
-	Offset int64 `json:"-"`
+	// Late is set by the Bus for its handler on a message that arrives
+	// below the highest seq this instance already delivered. It goes out
+	// without a recovery offset: its seq would move a client's offset
+	// back, and the highest seq would make a recovering socket take it for
+	// the message of that seq, already replayed. Never sent.
+	Late bool `json:"-"`
 }
 
 // User is who is behind a connection: a guest or the subject of a JWT.

@@ -45,7 +45,7 @@ func (l *recentLog) since(after, upTo int64) ([]globalchat.Message, bool) {
 	var out []globalchat.Message
 	for i := 1; i <= l.count; i++ {
 		m := l.ring[(l.next-i+len(l.ring))%len(l.ring)]
-		if m.Offset == 0 && m.Seq <= after {
+		if !m.Late && m.Seq <= after {
 			slices.SortFunc(out, func(a, b globalchat.Message) int { return cmp.Compare(a.Seq, b.Seq) })
 			return out, true
 		}

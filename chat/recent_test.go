@@ -12,7 +12,7 @@ import (
 // offset, in seq order, late messages included, and stops at upTo.
 func TestRecentLogReachesBack(t *testing.T) {
 	l := newRecentLog(4)
-	for _, m := range []globalchat.Message{{Seq: 1}, {Seq: 2}, {Seq: 4}, {Seq: 3, Offset: 4}} {
+	for _, m := range []globalchat.Message{{Seq: 1}, {Seq: 2}, {Seq: 4}, {Seq: 3, Late: true}} {
 		l.add(m)
 	}
 	for _, tc := range []struct {

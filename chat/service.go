@@ -185,7 +185,10 @@ func (s *Service) broadcast(event string, payload any) {
 }
 
 // deliver sends a message from the bus to this instance's sockets, with
-// its seq as the recovery offset.
+// its seq as the recovery offset, or none when it is late: a client's
+// offset stays at the higher seq it holds (the client takes an offset only
+// from a last argument that is a string), and a socket checking for
+// replayed duplicates delivers it instead of taking it for one.
 func (s *Service) deliver(m globalchat.Message) {
 	s.histCache.advance(m.Seq)
 	if m.Seq > s.delivered.Load() {
@@ -193,11 +196,11 @@ func (s *Service) deliver(m globalchat.Message) {
 	}
 	s.recent.add(m)
 	s.cfg.Traffic.MessagesOut(s.nsp.RoomSize(globalchat.Room))
-	off := m.Seq
-	if m.Offset > 0 {
-		off = m.Offset // late: the client's offset must not move back
+	to := s.nsp.To(globalchat.Room).Local()
+	if !m.Late {
+		to = to.WithOffset(offset(m.Seq))
 	}
-	if err := s.nsp.To(globalchat.Room).Local().WithOffset(offset(off)).Emit(EventMessage, m); err != nil {
+	if err := to.Emit(EventMessage, m); err != nil {
 		s.log.Error("chat: deliver", "seq", m.Seq, "err", err)
 	}
 }

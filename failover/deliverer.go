@@ -12,7 +12,9 @@ import (
 const remembered = 20_000
 
 // deliverer hands each seq to the handler once, from any number of
-// sources, and never lets the offset go back.
+// sources, and marks Late a seq below the highest it handed: that one is
+// broadcast without a recovery offset, so a client's offset never goes
+// back and a recovering socket does not drop it as a replayed duplicate.
 type deliverer struct {
 	mu      sync.Mutex
 	handler func(globalchat.Message)
@@ -40,12 +42,8 @@ func (d *deliverer) deliver(m globalchat.Message) {
 		return
 	}
 	d.remember(m.Seq)
-	m.Offset = 0
-	if m.Seq > d.last {
-		d.last = m.Seq
-	} else {
-		m.Offset = d.last // late: the client's offset stays where it is
-	}
+	m.Late = m.Seq < d.last // it goes out without an offset (see Message.Late)
+	d.last = max(d.last, m.Seq)
 	d.handler(m)
 }
 

@@ -20,7 +20,7 @@
 // the store, and those holes are final. One deliverer takes what every
 // source delivers (Redis, the store poller, gap filling) and hands each
 // seq to the chat once; one that arrives below the highest already
-// delivered is late and goes out with the highest offset, so a client's
+// delivered is late and goes out without a recovery offset, so a client's
 // offset never moves back.
 //
 // It imports the domain package and internal/batch only.

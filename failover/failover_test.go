@@ -212,20 +212,21 @@ func TestInstancesAwayShareTheStoresOrder(t *testing.T) {
 }
 
 // A seq delivered by two sources goes out once; one below the highest
-// goes out with the highest offset.
-func TestDelivererOnceAndOffsetsNeverBack(t *testing.T) {
+// goes out marked late (without a recovery offset).
+func TestDelivererOnceAndMarksLate(t *testing.T) {
 	rec := &recorder{}
 	d := newDeliverer(rec.handle)
 	for _, seq := range []int64{1, 2, 2, 5, 3, 5, 6} {
 		d.deliver(globalchat.Message{Seq: seq})
 	}
-	var seqs, offsets []int64
+	var seqs []int64
+	var late []bool
 	for _, m := range rec.msgs {
 		seqs = append(seqs, m.Seq)
-		offsets = append(offsets, m.Offset)
+		late = append(late, m.Late)
 	}
-	if fmt.Sprint(seqs) != "[1 2 5 3 6]" || fmt.Sprint(offsets) != "[0 0 0 5 0]" {
-		t.Fatalf("seqs %v offsets %v", seqs, offsets)
+	if fmt.Sprint(seqs) != "[1 2 5 3 6]" || fmt.Sprint(late) != "[false false false true false]" || d.lastSeq() != 6 {
+		t.Fatalf("seqs %v late %v last %d", seqs, late, d.lastSeq())
 	}
 }
 

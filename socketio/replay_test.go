@@ -3,6 +3,7 @@ package socketio_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -29,16 +30,21 @@ func (s notifySessions) Save(ctx context.Context, st socketio.SessionState, ttl 
 	return err
 }
 
-// A broadcast the replay already had may reach the socket after the
-// replay is out: the replay read it while its broadcast was still walking
-// the room. It is dropped; the first newer broadcast ends the check.
-func TestReplayedBroadcastArrivingLateIsDropped(t *testing.T) {
+// recovering connects a socket to room "room", drops it and brings it back
+// with offset 4; the replay is a broadcast at offset 5, and during returns
+// what the server broadcasts while the replay is read (while the socket
+// holds). It returns the namespace and the recovered client, once it got
+// the replayed broadcast.
+func recovering(t *testing.T, during func(nsp *socketio.Namespace)) (*socketio.Namespace, *sockettest.Client) {
+	t.Helper()
 	five, err := socketio.EncodeBroadcast("/", "5", "news", "five")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var nsp *socketio.Namespace
 	sessions := notifySessions{socketio.NewMemorySessions(), make(chan string, 4)}
 	replay := replayFunc(func(context.Context, string, []string, string) ([]socketio.Broadcast, bool, error) {
+		during(nsp)
 		return []socketio.Broadcast{five}, true, nil
 	})
 	srv, err := socketio.NewServer(socketio.Options{Recovery: &socketio.RecoveryOptions{Sessions: sessions, Replayer: replay}})
@@ -46,7 +52,7 @@ func TestReplayedBroadcastArrivingLateIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	nsp := srv.Of("/")
+	nsp = srv.Of("/")
 	nsp.OnConnection(func(s *socketio.Socket) { s.Join("room") })
 
 	c, reply := sockettest.Connect(t, srv, nil, sockettest.Options{})
@@ -62,6 +68,14 @@ func TestReplayedBroadcastArrivingLateIsDropped(t *testing.T) {
 	if e := back.Next(); e.Name != "news" || lastString(t, e) != "5" {
 		t.Fatalf("replayed %s %s, want news at offset 5", e.Name, e.Args)
 	}
+	return nsp, back
+}
+
+// A broadcast the replay already had may reach the socket after the
+// replay is out: the replay read it while its broadcast was still walking
+// the room. It is dropped; the first newer broadcast ends the check.
+func TestReplayedBroadcastArrivingLateIsDropped(t *testing.T) {
+	nsp, back := recovering(t, func(*socketio.Namespace) {})
 	nsp.To("room").Local().WithOffset("5").Emit("news", "five") // late
 	nsp.To("room").Local().WithOffset("6").Emit("news", "six")
 	if e := back.Next(); lastString(t, e) != "6" {
@@ -70,5 +84,30 @@ func TestReplayedBroadcastArrivingLateIsDropped(t *testing.T) {
 	nsp.To("room").Local().WithOffset("5").Emit("news", "five again")
 	if e := back.Next(); lastString(t, e) != "5" {
 		t.Fatalf("after a newer broadcast %s, want the check over", e.Args)
+	}
+}
+
+// A broadcast without an offset (a chat's late message) is never taken for
+// one the replay had, whether it comes while the socket holds or while it
+// checks after the replay, and it does not end the check: the replayed
+// offset is still dropped until the first newer one.
+func TestBroadcastWithoutOffsetIsNotTakenForAReplayedOne(t *testing.T) {
+	nsp, back := recovering(t, func(nsp *socketio.Namespace) {
+		nsp.To("room").Local().WithOffset("5").Emit("news", "five") // held, then dropped
+		nsp.To("room").Local().Emit("news", "held")
+	})
+	nsp.To("room").Local().Emit("news", "checked")
+	nsp.To("room").Local().WithOffset("5").Emit("news", "five") // still dropped
+	nsp.To("room").Local().WithOffset("6").Emit("news", "six")
+	nsp.To("room").Local().WithOffset("5").Emit("news", "five again")
+	var got []string
+	for range 4 {
+		e := back.Next()
+		var word string
+		e.Decode(t, 0, &word)
+		got = append(got, word+"@"+lastString(t, e))
+	}
+	if fmt.Sprint(got) != "[held@ checked@ six@6 five again@5]" {
+		t.Fatalf("after the replay %v, want both without an offset, six, then the check over", got)
 	}
 }
