@@ -188,7 +188,9 @@ func (s *Service) broadcast(event string, payload any) {
 // its seq as the recovery offset, or none when it is late: a client's
 // offset stays at the higher seq it holds (the client takes an offset only
 // from a last argument that is a string), and a socket checking for
-// replayed duplicates delivers it instead of taking it for one.
+// replayed duplicates does not take it for the message whose offset it
+// would repeat. It still knows it by its seq (WithKey), the offset its
+// replay carries, and drops it when its replay already had it.
 func (s *Service) deliver(m globalchat.Message) {
 	s.histCache.advance(m.Seq)
 	if m.Seq > s.delivered.Load() {
@@ -197,7 +199,9 @@ func (s *Service) deliver(m globalchat.Message) {
 	s.recent.add(m)
 	s.cfg.Traffic.MessagesOut(s.nsp.RoomSize(globalchat.Room))
 	to := s.nsp.To(globalchat.Room).Local()
-	if !m.Late {
+	if m.Late { // known by the offset a replay gives it, not sent
+		to = to.WithKey(offset(m.Seq))
+	} else {
 		to = to.WithOffset(offset(m.Seq))
 	}
 	if err := to.Emit(EventMessage, m); err != nil {

@@ -23,6 +23,9 @@ type Broadcast struct {
 	offset      string
 	offsetKnown bool
 	lazy        bool // one of the server's LazyEvents
+	// key names the broadcast for a recovering socket's duplicate check
+	// when its offset cannot (BroadcastOperator.WithKey); never sent.
+	key string
 }
 
 // recoveryOffset returns the broadcast's offset ("" for none).
@@ -31,6 +34,15 @@ func (b *Broadcast) recoveryOffset() string {
 		b.offset, b.offsetKnown = offsetOf(b.Packet), true
 	}
 	return b.offset
+}
+
+// replayKey is what a recovering socket knows the broadcast by: its key,
+// or else its offset (a replay's broadcasts are known by their offsets).
+func (b *Broadcast) replayKey() string {
+	if b.key != "" {
+		return b.key
+	}
+	return b.recoveryOffset()
 }
 
 // Adapter carries broadcasts beyond this process. The server delivers every

@@ -23,6 +23,7 @@ type BroadcastOperator struct {
 	except []string
 	local  bool
 	offset string
+	key    string
 }
 
 // To returns an operator that targets the sockets in any of rooms.
@@ -61,6 +62,16 @@ func (b BroadcastOperator) WithOffset(offset string) BroadcastOperator {
 	return b
 }
 
+// WithKey names a broadcast that carries no offset, or one it shares with
+// another, by the offset a replay would give it: a socket that recovers
+// while it is on its way then drops it when the replay already had it,
+// as it drops a replayed offset. The key stays on this instance (Local
+// broadcasts) and is never sent.
+func (b BroadcastOperator) WithKey(key string) BroadcastOperator {
+	b.key = key
+	return b
+}
+
 // Emit encodes the event once and sends the same bytes to every targeted
 // socket, here and, unless Local, on the other instances.
 func (b BroadcastOperator) Emit(event string, args ...any) error {
@@ -77,7 +88,7 @@ func (b BroadcastOperator) Emit(event string, args ...any) error {
 		return err
 	}
 	msg := Broadcast{Namespace: b.nsp.name, Rooms: b.rooms, Except: b.except, Packet: pkt, Attachments: att,
-		Emitted: time.Now().UnixNano(), offset: offset, offsetKnown: true}
+		Emitted: time.Now().UnixNano(), offset: offset, offsetKnown: true, key: b.key}
 	srv.metrics.broadcasts.Inc()
 	if srv.memLog != nil && offset != "" {
 		srv.memLog.append(offset, msg)

@@ -111,3 +111,28 @@ func TestBroadcastWithoutOffsetIsNotTakenForAReplayedOne(t *testing.T) {
 		t.Fatalf("after the replay %v, want both without an offset, six, then the check over", got)
 	}
 }
+
+// A broadcast without an offset but with a key is known by it: the
+// replay (offset 5) had key 5, so held or checked it is dropped; key 3,
+// which the replay did not have, is delivered and does not end the
+// check; offset 6 does, and key 5 then goes through.
+func TestKeyedBroadcastIsDroppedWhenReplayed(t *testing.T) {
+	nsp, back := recovering(t, func(nsp *socketio.Namespace) {
+		nsp.To("room").Local().WithKey("5").Emit("news", "held five")
+	})
+	nsp.To("room").Local().WithKey("5").Emit("news", "checked five")
+	nsp.To("room").Local().WithKey("3").Emit("news", "three")
+	nsp.To("room").Local().WithKey("5").Emit("news", "five still")
+	nsp.To("room").Local().WithOffset("6").Emit("news", "six")
+	nsp.To("room").Local().WithKey("5").Emit("news", "five after")
+	var got []string
+	for range 3 {
+		e := back.Next()
+		var word string
+		e.Decode(t, 0, &word)
+		got = append(got, word+"@"+lastString(t, e))
+	}
+	if fmt.Sprint(got) != "[three@ six@6 five after@]" {
+		t.Fatalf("after the replay %v, want three, six, then five once the check is over", got)
+	}
+}

@@ -298,8 +298,9 @@ func (s *Socket) deliver(b Broadcast) {
 }
 
 // admit holds b during a replay (false), and after it tells whether b is
-// new to the socket. A room's broadcasts reach its sockets in order, so
-// the first one with an offset the replay did not have ends the check.
+// new to the socket (whether the replay had it: its replayKey). A room's
+// broadcasts reach its sockets in order, so the first one with an offset
+// the replay did not have ends the check.
 func (s *Socket) admit(b *Broadcast) bool {
 	s.holdMu.Lock()
 	defer s.holdMu.Unlock()
@@ -308,11 +309,10 @@ func (s *Socket) admit(b *Broadcast) bool {
 		s.held = append(s.held, *b)
 		return false
 	case s.checking.Load():
-		off := b.recoveryOffset()
-		if off != "" && s.replayed[off] {
+		if key := b.replayKey(); key != "" && s.replayed[key] {
 			return false
 		}
-		if off != "" {
+		if b.recoveryOffset() != "" {
 			s.replayed = nil
 			s.checking.Store(false)
 		}
@@ -333,16 +333,15 @@ func (s *Socket) release(replayed []Broadcast) {
 	}
 	seen := make(map[string]bool, len(replayed))
 	for i := range replayed {
-		seen[replayed[i].recoveryOffset()] = true
+		seen[replayed[i].replayKey()] = true
 	}
 	s.holdMu.Lock()
 	defer s.holdMu.Unlock()
 	newer := false
 	for _, b := range s.held {
-		off := b.recoveryOffset()
-		if off == "" || !seen[off] {
+		if key := b.replayKey(); key == "" || !seen[key] {
 			s.client.send(b.Packet, b.Attachments...)
-			newer = newer || off != ""
+			newer = newer || b.recoveryOffset() != ""
 		}
 	}
 	s.held = nil
