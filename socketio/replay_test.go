@@ -100,13 +100,7 @@ func TestBroadcastWithoutOffsetIsNotTakenForAReplayedOne(t *testing.T) {
 	nsp.To("room").Local().WithOffset("5").Emit("news", "five") // still dropped
 	nsp.To("room").Local().WithOffset("6").Emit("news", "six")
 	nsp.To("room").Local().WithOffset("5").Emit("news", "five again")
-	var got []string
-	for range 4 {
-		e := back.Next()
-		var word string
-		e.Decode(t, 0, &word)
-		got = append(got, word+"@"+lastString(t, e))
-	}
+	got := wordsAt(t, back, 4)
 	if fmt.Sprint(got) != "[held@ checked@ six@6 five again@5]" {
 		t.Fatalf("after the replay %v, want both without an offset, six, then the check over", got)
 	}
@@ -125,14 +119,21 @@ func TestKeyedBroadcastIsDroppedWhenReplayed(t *testing.T) {
 	nsp.To("room").Local().WithKey("5").Emit("news", "five still")
 	nsp.To("room").Local().WithOffset("6").Emit("news", "six")
 	nsp.To("room").Local().WithKey("5").Emit("news", "five after")
+	got := wordsAt(t, back, 3)
+	if fmt.Sprint(got) != "[three@ six@6 five after@]" {
+		t.Fatalf("after the replay %v, want three, six, then five once the check is over", got)
+	}
+}
+
+// wordsAt reads n events of one word each, as word@offset.
+func wordsAt(t *testing.T, c *sockettest.Client, n int) []string {
+	t.Helper()
 	var got []string
-	for range 3 {
-		e := back.Next()
+	for range n {
+		e := c.Next()
 		var word string
 		e.Decode(t, 0, &word)
 		got = append(got, word+"@"+lastString(t, e))
 	}
-	if fmt.Sprint(got) != "[three@ six@6 five after@]" {
-		t.Fatalf("after the replay %v, want three, six, then five once the check is over", got)
-	}
+	return got
 }
