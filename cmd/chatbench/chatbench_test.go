@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -286,5 +288,24 @@ func TestSplice(t *testing.T) {
 	doc := fmt.Sprintf("a\n%s\nx\n%s\nb\n", mdBegin, mdEnd)
 	if got := splice(doc, "T\n"); got != "a\n"+mdBegin+"\nT\n"+mdEnd+"\nb\n" {
 		t.Errorf("replace: %q", got)
+	}
+}
+
+// schedQuantile reads the waits of the interval between two readings.
+func TestSchedQuantile(t *testing.T) {
+	before := &metrics.Float64Histogram{Counts: []uint64{5, 0, 0}, Buckets: []float64{0, 0.001, 0.01, math.Inf(1)}}
+	// Between the readings: 50 waits under 1 ms, 48 under 10 ms, 2 longer.
+	after := &metrics.Float64Histogram{Counts: []uint64{55, 48, 2}, Buckets: before.Buckets}
+	if got := schedQuantile(before, after, 0.5); got != time.Millisecond {
+		t.Fatalf("p50 %v, want 1ms", got)
+	}
+	if got := schedQuantile(before, after, 0.98); got != 10*time.Millisecond {
+		t.Fatalf("p98 %v, want 10ms", got)
+	}
+	if got := schedQuantile(before, after, 0.99); got != 10*time.Millisecond {
+		t.Fatalf("p99 %v, want 10ms (the lower bound of the open last bucket)", got)
+	}
+	if schedLatencies() == nil {
+		t.Fatal("the runtime gives no scheduling latencies")
 	}
 }

@@ -142,6 +142,7 @@ func run(args []string, out io.Writer, log *slog.Logger) error {
 func runScenario(ctx context.Context, cfg *config, log *slog.Logger) (*Result, error) {
 	b := newBench(cfg, log)
 	res := b.result()
+	sched := schedLatencies()
 	var err error
 	switch cfg.Scenario {
 	case "fanout":
@@ -160,6 +161,7 @@ func runScenario(ctx context.Context, cfg *config, log *slog.Logger) (*Result, e
 		err = fmt.Errorf("unknown scenario %q (fanout, storm, idle, ingest, churn, redeploy)", cfg.Scenario)
 	}
 	b.closeAll()
+	res.addMs("load generator: wait for a core p99", schedQuantile(sched, schedLatencies(), 0.99))
 	res.finish()
 	return res, err
 }

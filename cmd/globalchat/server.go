@@ -42,7 +42,11 @@ type server struct {
 
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The scheduler's metrics include go_sched_latencies_seconds: how long
+	// runnable goroutines wait for a core, the first sign of an instance
+	// short of CPU (a redeploy's reconnects, a storm).
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// One name for this instance, in presence and in the accounting.
 	cfg.InstanceID = cfg.instanceID()
 	if cfg.RedisURL != "" {
