@@ -52,10 +52,26 @@ func (p *Presence) prunePage(ctx context.Context, ids []string) error {
 	if err != nil {
 		return unavailable("prune users", err)
 	}
-	prunes, err := p.runPrunes(ctx, ids, sets)
+	all := make([]int, len(ids))
+	for i := range all {
+		all[i] = i
+	}
+	prunes, err := p.runPrunes(ctx, ids, sets, all)
 	if goredis.HasErrorPrefix(err, "NOSCRIPT") { // Redis restarted or flushed since the script was loaded
+		// Only the prunes that did not run go again: one that ran and let
+		// its user leave must be reported, and would not leave twice.
+		var again []int
+		for _, i := range all {
+			if goredis.HasErrorPrefix(prunes[i].Err(), "NOSCRIPT") {
+				again = append(again, i)
+			}
+		}
 		if err = p.pruneUserScript.Load(ctx, p.client).Err(); err == nil {
-			prunes, err = p.runPrunes(ctx, ids, sets)
+			var rerun []*goredis.Cmd
+			rerun, err = p.runPrunes(ctx, ids, sets, again)
+			for _, i := range again {
+				prunes[i] = rerun[i]
+			}
 		}
 	}
 	if err != nil {
@@ -67,12 +83,13 @@ func (p *Presence) prunePage(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// runPrunes runs the prune script of each user with the sockets read
-// from its set, in one pipeline.
-func (p *Presence) runPrunes(ctx context.Context, ids []string, sets []*goredis.StringSliceCmd) ([]*goredis.Cmd, error) {
+// runPrunes runs the prune script of the users at the indexes which, with
+// the sockets read from their sets, in one pipeline.
+func (p *Presence) runPrunes(ctx context.Context, ids []string, sets []*goredis.StringSliceCmd, which []int) ([]*goredis.Cmd, error) {
 	cmds := make([]*goredis.Cmd, len(ids))
 	_, err := p.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
-		for i, id := range ids {
+		for _, i := range which {
+			id := ids[i]
 			keys := []string{keyUserSockets(id), keyUserOnline(id), keyOnlineUsers, keyOnlineNames}
 			args := []any{id}
 			for _, sid := range sets[i].Val() {
