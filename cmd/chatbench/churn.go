@@ -124,6 +124,9 @@ type churnState struct {
 	ackErrors atomic.Int64
 	lastAcked atomic.Int64 // the highest acked seq
 	replay    Histogram
+	// Where a replay's time goes: from the reconnect's start to the
+	// WebSocket upgrade's answer, and to the CONNECT reply.
+	upgrading, connecting Histogram
 
 	mu    sync.Mutex
 	acked map[string]int64 // id -> order
@@ -346,6 +349,8 @@ func (c *churnClient) connect(ctx context.Context, first bool) (*Client, chan st
 	json.Unmarshal(conn.ConnectReply, &reply)
 	c.mu.Lock()
 	if !first {
+		c.st.upgrading.Record(conn.Upgraded.Sub(begin))
+		c.st.connecting.Record(time.Since(begin))
 		c.reconnects++
 		if c.pid != "" && reply.PID == c.pid {
 			c.recovered++
@@ -565,6 +570,8 @@ func (b *bench) churnMetrics(res *Result, clients []*churnClient, st *churnState
 	res.addMs("replay p50", st.replay.Quantile(0.5))
 	res.addMs("replay p99", st.replay.Quantile(0.99))
 	res.addMs("replay max", st.replay.Max())
+	res.addMs("reconnect upgraded p99", st.upgrading.Quantile(0.99))
+	res.addMs("reconnect connected p99", st.connecting.Quantile(0.99))
 	res.note("%d receivers cut every %v for %v; %d messages at %.3g/s over %.1fs", len(clients), b.cfg.CutEvery, b.cfg.Away,
 		len(acked), b.cfg.Rates[0], sending.Seconds())
 }

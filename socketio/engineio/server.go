@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -130,6 +131,7 @@ type Server struct {
 
 	opening *admission
 	addrs   *addrTable
+	flusher *flusher
 
 	mu       sync.Mutex
 	conns    map[string]*Conn
@@ -141,7 +143,8 @@ func NewServer(opts Options, open OpenFunc) *Server {
 	opts.defaults()
 	s := &Server{opts: opts, open: open, log: opts.Logger, conns: make(map[string]*Conn),
 		opening: newAdmission(opts.MaxOpening, opts.OpeningWait, openingHold),
-		addrs:   newAddrTable(opts.Limits, time.Now)}
+		addrs:   newAddrTable(opts.Limits, time.Now),
+		flusher: newFlusher(runtime.GOMAXPROCS(0))}
 	return s
 }
 

@@ -9,8 +9,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
 )
 
 // writeTimeout bounds one flush to a WebSocket: a peer that does not read
@@ -338,13 +340,20 @@ func (t *wsTransport) closeAfterWrite(lingering bool) {
 	}
 }
 
-// writeFrames writes frames as WebSocket frames in one writev(2): their
-// headers are encoded into one small buffer, and the payloads, shared by
-// the recipients of a broadcast, are written from where they are, with no
-// copy and no second system call however many frames are pending.
+// writeFrames writes frames as WebSocket frames in one writev(2), waiting
+// for the socket up to writeTimeout.
 func writeFrames(conn net.Conn, frames []frame) error {
-	f := flushPool.Get().(*flush)
+	f := encodeFrames(frames)
 	defer f.release()
+	return f.write(conn)
+}
+
+// encodeFrames lays frames out for one writev(2): their headers are
+// encoded into one small buffer, and the payloads, shared by the
+// recipients of a broadcast, are written from where they are, with no
+// copy and no second system call however many frames are pending.
+func encodeFrames(frames []frame) *flush {
+	f := flushPool.Get().(*flush)
 	if need := len(frames) * (ws.MaxHeaderSize + 1); cap(f.hdr) < need {
 		f.hdr = make([]byte, 0, need) // never grows below: bufs keep slices of it
 	}
@@ -362,25 +371,117 @@ func writeFrames(conn net.Conn, frames []frame) error {
 			f.add(ws.OpText, fr.typ, fr.data)
 		}
 	}
+	f.left = f.bufs
+	return f
+}
+
+// write writes what is left of f, waiting for the socket up to
+// writeTimeout.
+func (f *flush) write(conn net.Conn) error {
 	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, ok := conn.(syscall.Conn); !ok {
 		// A wrapped connection would get one write per buffer: join them.
-		_, err := conn.Write(bytes.Join(f.bufs, nil))
+		_, err := conn.Write(bytes.Join(f.left, nil))
 		return err
 	}
-	bufs := f.bufs // WriteTo consumes the slice it is called on
-	_, err := bufs.WriteTo(conn)
+	_, err := f.left.WriteTo(conn)
+	if err == nil {
+		// writeNow fails on a deadline gone by.
+		err = conn.SetWriteDeadline(time.Time{})
+	}
 	return err
 }
 
-// flush is the iovec list of one writeFrames.
+// maxIovecs is the most buffers one writev(2) takes (IOV_MAX).
+const maxIovecs = 1024
+
+// writeNow writes what the socket takes of f without waiting for it, and
+// keeps the rest in f; it reports whether everything left. A connection
+// with no file descriptor of its own (TLS) takes nothing this way.
+func (f *flush) writeNow(conn net.Conn) (done bool, err error) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false, nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	f.err = nil
+	if err := raw.Write(f.onFD); err != nil {
+		return false, err
+	}
+	return len(f.left) == 0, f.err
+}
+
+// writeFD is writeNow's work on the file descriptor (as f.onFD, a method
+// value made once per pooled flush: one per write would be an allocation
+// per recipient of a broadcast). Its error goes to f.err.
+func (f *flush) writeFD(fd uintptr) bool {
+	for len(f.left) > 0 {
+		n, err := f.writev(fd)
+		switch err {
+		case nil:
+			f.consume(n)
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return true // full: the rest waits
+		default:
+			f.err = err
+			return true
+		}
+	}
+	return true // never wait for the socket here
+}
+
+// writev writes what is left, up to maxIovecs buffers, with one
+// writev(2) on fd, from an iovec array kept with f (unix.Writev would
+// allocate one per call).
+func (f *flush) writev(fd uintptr) (int, error) {
+	for _, b := range f.left[:min(len(f.left), maxIovecs)] {
+		if len(b) > 0 {
+			v := unix.Iovec{Base: &b[0]}
+			v.SetLen(len(b))
+			f.iov = append(f.iov, v)
+		}
+	}
+	n, _, errno := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&f.iov[0])), uintptr(len(f.iov)))
+	clear(f.iov) // the pool does not keep the payloads alive
+	f.iov = f.iov[:0]
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// consume drops the first n bytes of what is left to write.
+func (f *flush) consume(n int) {
+	for n > 0 && len(f.left) > 0 {
+		if n < len(f.left[0]) {
+			f.left[0] = f.left[0][n:]
+			return
+		}
+		n -= len(f.left[0])
+		f.left = f.left[1:]
+	}
+}
+
+// flush is the iovec list of one write.
 type flush struct {
 	hdr     []byte      // the frames' headers, one after the other
 	bufs    net.Buffers // header, payload, header, payload, …
+	left    net.Buffers // what is still to write of bufs
+	iov     []unix.Iovec
+	onFD    func(fd uintptr) bool // f.writeFD
+	err     error                 // writeFD's
 	scratch [ws.MaxHeaderSize]byte
 }
 
-var flushPool = sync.Pool{New: func() any { return new(flush) }}
+var flushPool = sync.Pool{New: func() any {
+	f := new(flush)
+	f.onFD = f.writeFD
+	return f
+}}
 
 // maxPooledFlush bounds the header buffer a pooled flush keeps.
 const maxPooledFlush = 64 << 10
@@ -416,7 +517,7 @@ func (f *flush) release() {
 		return
 	}
 	clear(f.bufs[:cap(f.bufs)])
-	f.bufs = f.bufs[:0]
+	f.bufs, f.left = f.bufs[:0], nil
 	f.hdr = f.hdr[:0]
 	flushPool.Put(f)
 }

@@ -8,19 +8,19 @@ import "time"
 // belongs to its Conn, under the Conn's mu; its methods only count and
 // decide, the Conn's (below) start and run the writing.
 //
-// The write loop is a goroutine that runs while there is something to
-// write and exits once the queue is empty: an idle connection, most of a
-// chat's, costs no goroutine for writing (one long-lived loop per
-// connection would cost its stack on each of them).
+// The writes are the server's flusher's (see flusher.go): an idle
+// connection, most of a chat's, costs no goroutine for writing, and a
+// busy one costs a goroutine only while its socket is full.
 type outbox struct {
 	frames    []frame
 	bytes     int
 	immediate bool // the queue holds an Immediate message
 	eager     bool // the queue holds a message that is not Lazy
 
-	writing   bool        // a write loop is running or due
-	due       *time.Timer // starts the write loop after the write delay
-	dueLazy   bool        // due waits for LazyDelay: the queue was all Lazy
+	writing   bool   // a flush is due or running, or a goroutine writes the rest
+	waiting   bool   // the flush due waits for the write delay or LazyDelay
+	dueLazy   bool   // it waits for LazyDelay: the queue was all Lazy
+	ticket    uint64 // the flusher's entry that is current (see flushEntry)
 	lastWrite time.Time
 	delay     time.Duration // current write delay (see adapt)
 	rate      float64       // frames per second written lately
@@ -116,8 +116,8 @@ func (o *outbox) adapt(n int, now time.Time, base, ceiling time.Duration) {
 	o.lastWrite = now
 }
 
-// kickLocked gets the queue moving: wakes a pending poll, or starts the
-// WebSocket write loop.
+// kickLocked gets the queue moving: wakes a pending poll, or has the
+// WebSocket flushed.
 func (c *Conn) kickLocked() {
 	if c.transport == transportWebSocket {
 		switch {
@@ -125,14 +125,12 @@ func (c *Conn) kickLocked() {
 		case !c.out.writing:
 			c.out.writing = true
 			c.startWriteLocked()
-		case c.out.immediate && c.out.due != nil && c.out.due.Stop():
-			// The loop waits for the delay, and something must not: now.
-			c.out.due = nil
-			go c.writeLoop(c.ws)
-		case c.out.dueLazy && c.out.eager && c.out.due != nil && c.out.due.Stop():
+		case c.out.waiting && c.out.immediate:
+			// The flush waits for the delay, and something must not: now.
+			c.flushNowLocked()
+		case c.out.waiting && c.out.dueLazy && c.out.eager:
 			// It waits for LazyDelay, and something that may not wait
 			// that long came: the write delay at most, taking it along.
-			c.out.due = nil
 			c.startWriteLocked()
 		}
 		return
@@ -143,15 +141,25 @@ func (c *Conn) kickLocked() {
 	}
 }
 
-// startWriteLocked runs the write loop now, or after the write delay.
+// startWriteLocked has the queue flushed now, or after the write delay.
 func (c *Conn) startWriteLocked() {
-	ws := c.ws
-	if wait := c.writeWaitLocked(); wait > 0 {
-		c.out.dueLazy = !c.out.eager
-		c.out.due = time.AfterFunc(wait, func() { c.writeLoop(ws) })
-	} else {
-		go c.writeLoop(ws)
+	wait := c.writeWaitLocked()
+	if wait <= 0 {
+		c.flushNowLocked()
+		return
 	}
+	c.out.dueLazy = !c.out.eager
+	c.out.waiting = true
+	c.out.ticket++
+	c.srv.flusher.at(flushEntry{c, c.out.ticket}, time.Now().Add(wait))
+}
+
+// flushNowLocked has the queue flushed as soon as a flushing goroutine
+// is free; an entry still waiting in a slot goes stale.
+func (c *Conn) flushNowLocked() {
+	c.out.waiting = false
+	c.out.ticket++
+	c.srv.flusher.now(flushEntry{c, c.out.ticket}, c.out.immediate)
 }
 
 // writeWaitLocked is how long the next write waits: nothing once closed
@@ -163,48 +171,92 @@ func (c *Conn) writeWaitLocked() time.Duration {
 	return c.out.wait(time.Now(), c.srv.opts.LazyDelay)
 }
 
-// writeLoop flushes the queue to the WebSocket, every pending frame in one
-// write, until it is empty; then it exits.
-func (c *Conn) writeLoop(t *wsTransport) {
-	var written []frame
-	for {
-		c.mu.Lock()
-		c.out.due = nil
-		if len(c.out.frames) == 0 {
-			if !c.closed {
-				c.out.recycle(written)
-			}
-			c.out.writing = false
-			closing := t.closing
-			body := t.closeBody
-			c.mu.Unlock()
-			if closing {
-				writeFrames(t.conn, []frame{{typ: ctrlClose, data: body}})
-				t.closeAfterWrite(body != nil)
-			}
-			return
-		}
-		if written != nil && c.writeWaitLocked() > 0 {
-			// More came during the write: it waits for the delay.
-			c.startWriteLocked()
-			c.mu.Unlock()
-			return
-		}
-		frames := c.out.take()
-		if !c.closed {
-			c.out.recycle(written)
-		}
-		c.out.adapt(len(frames), time.Now(), c.srv.opts.WriteDelay, c.srv.opts.MaxWriteDelay)
+// flush is a flushing goroutine's turn at the connection: everything
+// queued in one write that does not block. What the socket does not take
+// at once is written by a goroutine of the connection's own.
+func (c *Conn) flush(ticket uint64) {
+	c.mu.Lock()
+	if ticket != c.out.ticket {
 		c.mu.Unlock()
-		if err := writeFrames(t.conn, frames); err != nil {
-			c.mu.Lock()
-			c.out.writing = false
-			c.mu.Unlock()
-			c.abort(ReasonTransportError)
-			t.conn.Close()
-			return
-		}
-		c.sentWebSocket(frames)
-		written = frames
+		return // rescheduled since: the current entry flushes
 	}
+	c.out.waiting = false
+	t := c.ws
+	frames := c.takeLocked(t)
+	c.mu.Unlock()
+	if frames == nil {
+		return
+	}
+	w := encodeFrames(frames)
+	done, err := w.writeNow(t.conn)
+	switch {
+	case err != nil:
+		w.release()
+		c.writeFailed(t)
+	case done:
+		w.release()
+		c.written(t, frames)
+	default:
+		go c.writeRest(t, frames, w)
+	}
+}
+
+// writeRest writes what the socket did not take at once, waiting for it
+// up to writeTimeout.
+func (c *Conn) writeRest(t *wsTransport, frames []frame, w *flush) {
+	err := w.write(t.conn)
+	w.release()
+	if err != nil {
+		c.writeFailed(t)
+		return
+	}
+	c.written(t, frames)
+}
+
+// takeLocked takes the queue for one write. When it is empty the writing
+// ends, with the close frame when the connection is closing; it returns
+// nil then.
+func (c *Conn) takeLocked(t *wsTransport) []frame {
+	if len(c.out.frames) == 0 {
+		c.out.writing = false
+		if t.closing {
+			go t.sendClose(t.closeBody)
+		}
+		return nil
+	}
+	frames := c.out.take()
+	c.out.adapt(len(frames), time.Now(), c.srv.opts.WriteDelay, c.srv.opts.MaxWriteDelay)
+	return frames
+}
+
+// written goes on after frames were written: the writing ends when
+// nothing more came meanwhile, else the rest is flushed when due.
+func (c *Conn) written(t *wsTransport, frames []frame) {
+	c.sentWebSocket(frames)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.out.frames) > 0 {
+		c.startWriteLocked()
+		return
+	}
+	if !c.closed {
+		c.out.recycle(frames)
+	}
+	c.takeLocked(t) // ends the writing, and closes when closing
+}
+
+// writeFailed ends a connection whose write failed: the peer is gone.
+func (c *Conn) writeFailed(t *wsTransport) {
+	c.mu.Lock()
+	c.out.writing = false
+	c.mu.Unlock()
+	c.abort(ReasonTransportError)
+	t.conn.Close()
+}
+
+// sendClose writes the close frame (body nil: a normal closure) and ends
+// the socket.
+func (t *wsTransport) sendClose(body []byte) {
+	writeFrames(t.conn, []frame{{typ: ctrlClose, data: body}})
+	t.closeAfterWrite(body != nil)
 }
