@@ -31,8 +31,9 @@ func TestMain(m *testing.M) {
 // in a temporary folder) with high message rate limits, per user and per
 // address (the scenarios send far faster than people do, to load the
 // server); the other per-address bounds are the shipped ones, the clients
-// being spread over addresses. It returns its URL and pid.
-func startServer(t *testing.T) (string, int) {
+// being spread over addresses; env adds to its environment. It returns
+// its URL and pid.
+func startServer(t *testing.T, env ...string) (string, int) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "globalchat")
@@ -44,6 +45,7 @@ func startServer(t *testing.T) (string, int) {
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1",
 		"SQLITE_PATH="+filepath.Join(dir, "chat.db"), "RATE_LIMIT_PER_MINUTE=10000",
 		"RATE_LIMIT_PER_ADDRESS_PER_MINUTE=10000", "LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, env...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -222,6 +224,26 @@ func TestScenarios(t *testing.T) {
 		}
 		t.Log(text.String())
 	})
+}
+
+// A storm client refused for now (here: more than one session not yet
+// connected, MAX_UNCONNECTED=1) tries again, as the official client
+// does, and gets in; the refusals are counted.
+func TestStormTriesRefusedAgain(t *testing.T) {
+	testenv.LoadLock(t)
+	url, pid := startServer(t, "MAX_UNCONNECTED=1")
+	cfg := tiny(url, pid, "storm")
+	cfg.Clients, cfg.SrcIPs = 50, 50
+	r, err := runScenario(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := metric(t, r, "clients in (history received)"); got != 50 {
+		t.Errorf("clients in %v, want 50", got)
+	}
+	if got := metric(t, r, "handshakes refused for now (tried again)"); got == 0 {
+		t.Error("no handshake refused: the test did not storm")
+	}
 }
 
 func TestHistogram(t *testing.T) {

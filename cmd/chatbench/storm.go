@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // storm: a probe pair (one sender, one receiver, in a process of its own:
@@ -29,7 +34,7 @@ func (b *bench) storm(ctx context.Context, res *Result) error {
 	stormCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	var joinTime Histogram
-	var in, failed atomic.Int64
+	var in, failed, refused atomic.Int64
 	var firstErr atomic.Value
 	var lastIn atomic.Int64
 	peers := make([]*peer, cfg.Clients)
@@ -40,7 +45,7 @@ func (b *bench) storm(ctx context.Context, res *Result) error {
 		go func() {
 			defer wg.Done()
 			// n from 2 so the storm's source addresses continue the probe's.
-			p, err := b.connect(stormCtx, "c", i+2, nil)
+			p, err := b.connectRetrying(stormCtx, "c", i+2, &refused)
 			if err != nil {
 				if failed.Add(1) == 1 {
 					firstErr.Store(err.Error())
@@ -82,6 +87,7 @@ func (b *bench) storm(ctx context.Context, res *Result) error {
 	}
 	n := in.Load()
 	res.add("clients in (history received)", float64(n), "", "higher")
+	res.add("handshakes refused for now (tried again)", float64(refused.Load()), "", "")
 	if n == int64(cfg.Clients) {
 		res.add("time until all in", allIn.Seconds(), "s", "lower")
 	} else {
@@ -100,4 +106,29 @@ func (b *bench) storm(ctx context.Context, res *Result) error {
 	res.add("probe messages lost", float64(rep.Sent)-float64(rep.Got), "", "lower")
 	res.add("server CPU", cores, "cores", "")
 	return nil
+}
+
+// retryAfter is how long a client refused for now waits before it tries
+// again: what the server's Retry-After says (1 s), as the official
+// client's reconnection waits about a second.
+const retryAfter = time.Second
+
+// connectRetrying connects as connect does; a handshake refused for now
+// (503 Server busy, 429 Too Many Requests: a server bounding the sessions
+// it opens at once, see MAX_UNCONNECTED) is tried again after retryAfter,
+// and a little jitter so that the refused do not come back together,
+// until ctx ends. refused counts those refusals.
+func (b *bench) connectRetrying(ctx context.Context, role string, n int, refused *atomic.Int64) (*peer, error) {
+	for {
+		p, err := b.connect(ctx, role, n, nil)
+		var status ws.StatusError
+		if !errors.As(err, &status) || (status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests) {
+			return p, err
+		}
+		refused.Add(1)
+		jitter := time.Duration(rand.Int64N(int64(retryAfter / 2)))
+		if err := sleepCtx(ctx, retryAfter+jitter); err != nil {
+			return nil, err
+		}
+	}
 }
