@@ -26,6 +26,7 @@ type flusher struct {
 	mu      sync.Mutex
 	urgent  fifo // due now, Immediate messages among them: they go first
 	ready   fifo // due now
+	streak  int  // urgent entries flushed since the last ready one
 	running int  // flushing goroutines
 	slots   map[int64][]flushEntry
 	order   slotHeap    // the slots in use, earliest first
@@ -116,14 +117,17 @@ func (f *flusher) startLocked() {
 	}
 }
 
+// maxUrgentStreak is how many urgent entries go before a ready one that
+// waits: urgent first, but clients that keep asking for answers (a ping
+// flood is one Immediate pong after another) cannot hold back everyone's
+// broadcasts.
+const maxUrgentStreak = 16
+
 // run flushes what is due, urgent first, until nothing is.
 func (f *flusher) run() {
 	for {
 		f.mu.Lock()
-		e, ok := f.urgent.pop()
-		if !ok {
-			e, ok = f.ready.pop()
-		}
+		e, ok := f.nextLocked()
 		if !ok {
 			f.running--
 			f.mu.Unlock()
@@ -132,6 +136,22 @@ func (f *flusher) run() {
 		f.mu.Unlock()
 		e.c.flush(e.ticket)
 	}
+}
+
+// nextLocked takes the entry to flush next: an urgent one, unless
+// maxUrgentStreak of them went in a row while ready ones waited.
+func (f *flusher) nextLocked() (flushEntry, bool) {
+	if f.streak < maxUrgentStreak || f.ready.len() == 0 {
+		if e, ok := f.urgent.pop(); ok {
+			f.streak++
+			return e, true
+		}
+	}
+	f.streak = 0
+	if e, ok := f.ready.pop(); ok {
+		return e, true
+	}
+	return f.urgent.pop()
 }
 
 // fifo is a queue of entries that reuses its array once emptied.

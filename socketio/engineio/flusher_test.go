@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,6 +75,28 @@ func TestFlusherUrgentFirst(t *testing.T) {
 	l.wait(t)
 	if got := l.order; got[1] != "urgent" || got[2] != "a" || got[3] != "b" {
 		t.Fatalf("order %v, want busy, urgent, a, b", got)
+	}
+}
+
+// Urgent entries go first, but not for ever: one that waits in the
+// ready queue goes after maxUrgentStreak of them.
+func TestFlusherUrgentCannotStarveTheRest(t *testing.T) {
+	f := newFlusher(1)
+	const urgent = 3 * maxUrgentStreak
+	l := newFlushLog(2 + urgent)
+	hold := make(chan struct{})
+	f.now(flushEntry{&flushRecorder{name: "busy", log: l, block: hold}, 1}, false)
+	for l.running.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	f.now(flushEntry{&flushRecorder{name: "broadcast", log: l}, 1}, false)
+	for i := range urgent {
+		f.now(flushEntry{&flushRecorder{name: "pong" + strconv.Itoa(i), log: l}, 1}, true)
+	}
+	close(hold)
+	l.wait(t)
+	if got := l.order[1+maxUrgentStreak]; got != "broadcast" {
+		t.Fatalf("after busy and %d urgent: %s, want the ready one; order %v", maxUrgentStreak, got, l.order)
 	}
 }
 
