@@ -346,9 +346,18 @@ func (c *Client) pollLoop() {
 	defer close(c.done)
 	defer c.signal()
 
-	for c.ctx.Err() == nil {
+	for {
 		status, body := c.do(http.MethodGet, "", c.ctx)
 		if c.ctx.Err() != nil {
+			// Dropped (or stopped). The server sees the transport close
+			// only when a GET that waits goes away: after a drop between
+			// two GETs, or during one it answered, poll again with the
+			// context done, which goes away at once once the queue is
+			// empty (an empty 200). What it answered is lost, as on a
+			// lost network.
+			if status == http.StatusOK && body != "" {
+				continue
+			}
 			return
 		}
 		if status != http.StatusOK {
