@@ -7,20 +7,26 @@ import (
 	"github.com/globalchat/globalchat/socketio"
 )
 
-// envelopeVersion is the first byte of an encoded broadcast. Anything on
-// a socket.io# channel that does not parse (another version, or the Node
-// adapter's msgpack) is skipped.
-const envelopeVersion = 0x01
+// The first byte of an encoded broadcast is its version. Anything on a
+// socket.io# channel that does not parse (another version, or the Node
+// adapter's msgpack) is skipped. A keyed broadcast (Broadcast.Key) is
+// version 2, version 1 followed by its key; any other stays version 1, so
+// that during a rolling deploy the instances of the old version, which
+// skip version 2, still get every broadcast but the keyed ones.
+const (
+	envelopeVersion      = 0x01
+	envelopeVersionKeyed = 0x02
+)
 
 var errBadEnvelope = errors.New("redis: malformed broadcast envelope")
 
 // encodeEnvelope writes a broadcast and the id of the instance that sent
-// it as: version byte, then instance, namespace, rooms, except, packet and
-// attachments, each string or byte slice as a uvarint length and its
-// bytes, each list as a uvarint count and its items. Binary, so packets
-// and attachments travel as they are, with no escaping.
+// it as: version byte, then instance, namespace, rooms, except, packet,
+// attachments and (version 2) key, each string or byte slice as a uvarint
+// length and its bytes, each list as a uvarint count and its items.
+// Binary, so packets and attachments travel as they are, with no escaping.
 func encodeEnvelope(instance string, b socketio.Broadcast) []byte {
-	size := 1 + 5*binary.MaxVarintLen64 + len(instance) + len(b.Namespace) + len(b.Packet)
+	size := 1 + 6*binary.MaxVarintLen64 + len(instance) + len(b.Namespace) + len(b.Packet) + len(b.Key)
 	for _, l := range [][]string{b.Rooms, b.Except} {
 		for _, s := range l {
 			size += binary.MaxVarintLen64 + len(s)
@@ -29,8 +35,12 @@ func encodeEnvelope(instance string, b socketio.Broadcast) []byte {
 	for _, a := range b.Attachments {
 		size += binary.MaxVarintLen64 + len(a)
 	}
+	version := byte(envelopeVersion)
+	if b.Key != "" {
+		version = envelopeVersionKeyed
+	}
 	out := make([]byte, 0, size)
-	out = append(out, envelopeVersion)
+	out = append(out, version)
 	out = appendBytes(out, []byte(instance))
 	out = appendBytes(out, []byte(b.Namespace))
 	for _, l := range [][]string{b.Rooms, b.Except} {
@@ -44,6 +54,9 @@ func encodeEnvelope(instance string, b socketio.Broadcast) []byte {
 	for _, a := range b.Attachments {
 		out = appendBytes(out, a)
 	}
+	if version == envelopeVersionKeyed {
+		out = appendBytes(out, []byte(b.Key))
+	}
 	return out
 }
 
@@ -56,7 +69,8 @@ func appendBytes(out, b []byte) []byte {
 // rejects trailing bytes.
 func decodeEnvelope(data []byte) (instance string, b socketio.Broadcast, err error) {
 	r := reader{data: data}
-	if v := r.byte(); v != envelopeVersion {
+	version := r.byte()
+	if version != envelopeVersion && version != envelopeVersionKeyed {
 		return "", b, errBadEnvelope
 	}
 	instance = string(r.bytes())
@@ -69,6 +83,9 @@ func decodeEnvelope(data []byte) (instance string, b socketio.Broadcast, err err
 		for range n {
 			b.Attachments = append(b.Attachments, r.bytes())
 		}
+	}
+	if version == envelopeVersionKeyed {
+		b.Key = string(r.bytes())
 	}
 	if r.bad || len(r.data) != 0 {
 		return "", socketio.Broadcast{}, errBadEnvelope

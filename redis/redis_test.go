@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/globalchat/globalchat/internal/bustest"
 	"github.com/globalchat/globalchat/internal/testenv"
 	"github.com/globalchat/globalchat/socketio"
+	"github.com/globalchat/globalchat/socketio/sockettest"
 )
 
 func TestOpenErrors(t *testing.T) {
@@ -352,22 +354,116 @@ func TestAdapter(t *testing.T) {
 	}
 }
 
+// A keyed broadcast sent through Redis reaches a socket recovering on
+// another instance with its key, and is dropped there when the replay had
+// it, as a local one is: instance b recovers a socket whose replay
+// (offset 5) had key 5, then instance a broadcasts key 5 (dropped), key 3
+// (delivered; it does not end the check) and offset 6.
+func TestAdapterCarriesTheKeyToARecoveringSocket(t *testing.T) {
+	rs := testenv.Redis(t)
+	server := func(id string, recovery *socketio.RecoveryOptions) (*socketio.Server, *socketio.Namespace) {
+		srv, err := socketio.NewServer(socketio.Options{Recovery: recovery, Logger: testLogger(t),
+			Adapter: NewAdapter(client(t, rs), AdapterOptions{InstanceID: id, Logger: testLogger(t)})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Shutdown(context.Background()) })
+		nsp := srv.Of("/")
+		nsp.OnConnection(func(s *socketio.Socket) { s.Join("room") })
+		return srv, nsp
+	}
+	event := func(e sockettest.Event) string { // news["five","5"]
+		args, _ := json.Marshal(e.Args)
+		return e.Name + string(args)
+	}
+	five, err := socketio.EncodeBroadcast("/", "5", "news", "five")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := notifySessions{socketio.NewMemorySessions(), make(chan string, 4)}
+	_, a := server("a", nil)
+	b, _ := server("b", &socketio.RecoveryOptions{Sessions: sessions, Replayer: replayOf{five}})
+
+	c, reply := sockettest.Connect(t, b, nil, sockettest.Options{})
+	var first struct{ PID string }
+	json.Unmarshal(reply, &first)
+	c.Drop()
+	select {
+	case <-sessions.saved:
+	case <-time.After(sockettest.Wait):
+		t.Fatal("no session saved after the drop")
+	}
+	back, _ := sockettest.Connect(t, b, map[string]string{"pid": first.PID, "offset": "4"}, sockettest.Options{})
+	if e := event(back.Next()); e != `news["five","5"]` {
+		t.Fatalf("replayed %s, want news five at offset 5", e)
+	}
+	for _, err := range []error{
+		a.To("room").WithKey("5").Emit("news", "five again"),
+		a.To("room").WithKey("3").Emit("news", "three"),
+		a.To("room").WithOffset("6").Emit("news", "six"),
+	} {
+		if err != nil {
+			t.Fatalf("Emit: %v", err)
+		}
+	}
+	got := []string{event(back.Next()), event(back.Next())}
+	if fmt.Sprint(got) != `[news["three"] news["six","6"]]` {
+		t.Fatalf("after the replay %v, want three then six: five again is the replayed key 5", got)
+	}
+}
+
+// notifySessions tells of each session saved.
+type notifySessions struct {
+	socketio.SessionStore
+	saved chan string
+}
+
+func (s notifySessions) Save(ctx context.Context, st socketio.SessionState, ttl time.Duration) error {
+	err := s.SessionStore.Save(ctx, st, ttl)
+	s.saved <- st.PID
+	return err
+}
+
+// replayOf is a Replayer that replays the same broadcasts to every socket.
+type replayOf []socketio.Broadcast
+
+func (r replayOf) Replay(context.Context, string, []string, string) ([]socketio.Broadcast, bool, error) {
+	return r, true, nil
+}
+
 func TestEnvelopeRoundTrip(t *testing.T) {
 	for _, b := range []socketio.Broadcast{
 		{Namespace: "/"},
 		{Namespace: "/admin", Rooms: []string{"a", ""}, Except: []string{"x"}, Packet: []byte("2[\"e\"]"), Attachments: [][]byte{{}, {1}}},
+		{Namespace: "/", Rooms: []string{"a"}, Packet: []byte("2[\"e\"]"), Key: "42"},
 	} {
 		inst, got, err := decodeEnvelope(encodeEnvelope("me", b))
 		if err != nil || inst != "me" || got.Namespace != b.Namespace || fmt.Sprint(got.Rooms) != fmt.Sprint(b.Rooms) ||
 			fmt.Sprint(got.Except) != fmt.Sprint(b.Except) || string(got.Packet) != string(b.Packet) ||
-			fmt.Sprint(got.Attachments) != fmt.Sprint(b.Attachments) {
+			fmt.Sprint(got.Attachments) != fmt.Sprint(b.Attachments) || got.Key != b.Key {
 			t.Fatalf("round trip of %+v = %q, %+v, %v", b, inst, got, err)
 		}
 	}
 }
 
+// An unkeyed broadcast is written as before the key was carried (version
+// 1), byte for byte, and such an envelope is still read: during a rolling
+// deploy, instances of either version exchange every unkeyed broadcast.
+func TestEnvelopeVersion1(t *testing.T) {
+	v1 := "\x01\x02i0\x01/\x01\x04room\x00\x062[\"e\"]\x01\x02\x00\xff"
+	b := socketio.Broadcast{Namespace: "/", Rooms: []string{"room"}, Packet: []byte(`2["e"]`), Attachments: [][]byte{{0, 255}}}
+	if got := encodeEnvelope("i0", b); string(got) != v1 {
+		t.Fatalf("unkeyed broadcast encoded as %q, want version 1 %q", got, v1)
+	}
+	inst, got, err := decodeEnvelope([]byte(v1))
+	if err != nil || inst != "i0" || fmt.Sprint(got) != fmt.Sprint(b) {
+		t.Fatalf("version 1 decoded as %q, %+v, %v; want i0, %+v", inst, got, err, b)
+	}
+}
+
 func FuzzDecodeEnvelope(f *testing.F) {
 	f.Add(encodeEnvelope("i1", socketio.Broadcast{Namespace: "/", Rooms: []string{"r"}, Packet: []byte("2[]")}))
+	f.Add(encodeEnvelope("i1", socketio.Broadcast{Namespace: "/", Packet: []byte("2[]"), Key: "7"}))
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		inst, b, err := decodeEnvelope(data)

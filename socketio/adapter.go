@@ -17,15 +17,17 @@ type Broadcast struct {
 	// Emitted is when it was emitted on, or reached, this instance (unix
 	// ns; 0 for replays): the start of its delivery latency.
 	Emitted int64 `json:"-"`
+	// Key names the broadcast for a recovering socket's duplicate check
+	// when its offset cannot (BroadcastOperator.WithKey). It is not in
+	// the packet, so an adapter carries it beside, for the sockets
+	// recovering on the other instances.
+	Key string `json:"key,omitempty"`
 	// offset is the recovery offset, once known (offsetKnown): set where
 	// the packet is encoded or first read, so that a replay or a held
 	// broadcast need not parse the packet again to find it.
 	offset      string
 	offsetKnown bool
 	lazy        bool // one of the server's LazyEvents
-	// key names the broadcast for a recovering socket's duplicate check
-	// when its offset cannot (BroadcastOperator.WithKey); never sent.
-	key string
 }
 
 // recoveryOffset returns the broadcast's offset ("" for none).
@@ -39,8 +41,8 @@ func (b *Broadcast) recoveryOffset() string {
 // replayKey is what a recovering socket knows the broadcast by: its key,
 // or else its offset (a replay's broadcasts are known by their offsets).
 func (b *Broadcast) replayKey() string {
-	if b.key != "" {
-		return b.key
+	if b.Key != "" {
+		return b.Key
 	}
 	return b.recoveryOffset()
 }

@@ -65,8 +65,8 @@ func (b BroadcastOperator) WithOffset(offset string) BroadcastOperator {
 // WithKey names a broadcast that carries no offset, or one it shares with
 // another, by the offset a replay would give it: a socket that recovers
 // while it is on its way then drops it when the replay already had it,
-// as it drops a replayed offset. The key stays on this instance (Local
-// broadcasts) and is never sent.
+// as it drops a replayed offset. The client never sees the key; the
+// adapter carries it to the other instances (Broadcast.Key).
 func (b BroadcastOperator) WithKey(key string) BroadcastOperator {
 	b.key = key
 	return b
@@ -88,7 +88,7 @@ func (b BroadcastOperator) Emit(event string, args ...any) error {
 		return err
 	}
 	msg := Broadcast{Namespace: b.nsp.name, Rooms: b.rooms, Except: b.except, Packet: pkt, Attachments: att,
-		Emitted: time.Now().UnixNano(), offset: offset, offsetKnown: true, key: b.key}
+		Emitted: time.Now().UnixNano(), offset: offset, offsetKnown: true, Key: b.key}
 	srv.metrics.broadcasts.Inc()
 	if srv.memLog != nil && offset != "" {
 		srv.memLog.append(offset, msg)
