@@ -22,6 +22,12 @@ import (
 // earliest slot of slotWidth that holds any.
 type flusher struct {
 	max int // flushing goroutines at most
+	// origin is where slots count from, on the monotonic clock (times
+	// are compared with Sub, never as wall-clock nanoseconds), so that a
+	// wall clock stepped back by NTP does not hold writes for as long.
+	// It lies one slot in the past: every slot is then at least 1, and
+	// armed 0 can mean that the timer is not set.
+	origin time.Time
 
 	mu      sync.Mutex
 	urgent  fifo // due now, Immediate messages among them: they go first
@@ -50,7 +56,7 @@ type flushEntry struct {
 type flushTarget interface{ flush(ticket uint64) }
 
 func newFlusher(max int) *flusher {
-	return &flusher{max: max, slots: make(map[int64][]flushEntry)}
+	return &flusher{max: max, origin: time.Now().Add(-slotWidth), slots: make(map[int64][]flushEntry)}
 }
 
 // now queues e to be flushed as soon as a flushing goroutine is free.
@@ -67,7 +73,7 @@ func (f *flusher) now(e flushEntry, urgent bool) {
 
 // at queues e to be flushed once t has come.
 func (f *flusher) at(e flushEntry, t time.Time) {
-	slot := (t.UnixNano() + int64(slotWidth) - 1) / int64(slotWidth)
+	slot := (int64(t.Sub(f.origin)) + int64(slotWidth) - 1) / int64(slotWidth)
 	f.mu.Lock()
 	waiting, ok := f.slots[slot]
 	if !ok {
@@ -81,7 +87,7 @@ func (f *flusher) at(e flushEntry, t time.Time) {
 }
 
 func (f *flusher) armLocked(slot int64) {
-	d := time.Until(time.Unix(0, slot*int64(slotWidth)))
+	d := time.Until(f.origin.Add(time.Duration(slot) * slotWidth))
 	if f.timer == nil {
 		f.timer = time.AfterFunc(d, f.fire)
 	} else {
@@ -92,7 +98,7 @@ func (f *flusher) armLocked(slot int64) {
 
 // fire moves the slots whose time has come to the ready queue.
 func (f *flusher) fire() {
-	now := time.Now().UnixNano() / int64(slotWidth)
+	now := int64(time.Since(f.origin)) / int64(slotWidth)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for len(f.order) > 0 && f.order[0] <= now {
