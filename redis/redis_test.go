@@ -380,20 +380,12 @@ func TestAdapterCarriesTheKeyToARecoveringSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := notifySessions{socketio.NewMemorySessions(), make(chan string, 4)}
+	sessions := sockettest.NewSavedSessions()
 	_, a := server("a", nil)
 	b, _ := server("b", &socketio.RecoveryOptions{Sessions: sessions, Replayer: replayOf{five}})
 
 	c, reply := sockettest.Connect(t, b, nil, sockettest.Options{})
-	var first struct{ PID string }
-	json.Unmarshal(reply, &first)
-	c.Drop()
-	select {
-	case <-sessions.saved:
-	case <-time.After(sockettest.Wait):
-		t.Fatal("no session saved after the drop")
-	}
-	back, _ := sockettest.Connect(t, b, map[string]string{"pid": first.PID, "offset": "4"}, sockettest.Options{})
+	back, _ := sockettest.Recover(t, b, sessions, c, reply, "4")
 	if e := event(back.Next()); e != `news["five","5"]` {
 		t.Fatalf("replayed %s, want news five at offset 5", e)
 	}
@@ -410,18 +402,6 @@ func TestAdapterCarriesTheKeyToARecoveringSocket(t *testing.T) {
 	if fmt.Sprint(got) != `[news["three"] news["six","6"]]` {
 		t.Fatalf("after the replay %v, want three then six: five again is the replayed key 5", got)
 	}
-}
-
-// notifySessions tells of each session saved.
-type notifySessions struct {
-	socketio.SessionStore
-	saved chan string
-}
-
-func (s notifySessions) Save(ctx context.Context, st socketio.SessionState, ttl time.Duration) error {
-	err := s.SessionStore.Save(ctx, st, ttl)
-	s.saved <- st.PID
-	return err
 }
 
 // replayOf is a Replayer that replays the same broadcasts to every socket.

@@ -2,10 +2,8 @@ package socketio_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/globalchat/globalchat/socketio"
 	"github.com/globalchat/globalchat/socketio/sockettest"
@@ -16,18 +14,6 @@ type replayFunc func(ctx context.Context, nsp string, rooms []string, offset str
 
 func (f replayFunc) Replay(ctx context.Context, nsp string, rooms []string, offset string) ([]socketio.Broadcast, bool, error) {
 	return f(ctx, nsp, rooms, offset)
-}
-
-// notifySessions tells of each session saved.
-type notifySessions struct {
-	socketio.SessionStore
-	saved chan string
-}
-
-func (s notifySessions) Save(ctx context.Context, st socketio.SessionState, ttl time.Duration) error {
-	err := s.SessionStore.Save(ctx, st, ttl)
-	s.saved <- st.PID
-	return err
 }
 
 // recovering connects a socket to room "room", drops it and brings it back
@@ -42,7 +28,7 @@ func recovering(t *testing.T, during func(nsp *socketio.Namespace)) (*socketio.N
 		t.Fatal(err)
 	}
 	var nsp *socketio.Namespace
-	sessions := notifySessions{socketio.NewMemorySessions(), make(chan string, 4)}
+	sessions := sockettest.NewSavedSessions()
 	replay := replayFunc(func(context.Context, string, []string, string) ([]socketio.Broadcast, bool, error) {
 		during(nsp)
 		return []socketio.Broadcast{five}, true, nil
@@ -56,15 +42,7 @@ func recovering(t *testing.T, during func(nsp *socketio.Namespace)) (*socketio.N
 	nsp.OnConnection(func(s *socketio.Socket) { s.Join("room") })
 
 	c, reply := sockettest.Connect(t, srv, nil, sockettest.Options{})
-	var first struct{ PID string }
-	json.Unmarshal(reply, &first)
-	c.Drop()
-	select {
-	case <-sessions.saved:
-	case <-time.After(sockettest.Wait):
-		t.Fatal("no session saved after the drop")
-	}
-	back, _ := sockettest.Connect(t, srv, map[string]string{"pid": first.PID, "offset": "4"}, sockettest.Options{})
+	back, _ := sockettest.Recover(t, srv, sessions, c, reply, "4")
 	if e := back.Next(); e.Name != "news" || lastString(t, e) != "5" {
 		t.Fatalf("replayed %s %s, want news at offset 5", e.Name, e.Args)
 	}

@@ -146,6 +146,12 @@ func TestScenarios(t *testing.T) {
 		if metric(t, r, "replays") == 0 || metric(t, r, "replay p99") <= 0 {
 			t.Error("no replay measured")
 		}
+		// Where a reconnect's time goes: the upgrade comes before the
+		// CONNECT reply.
+		up, in := metric(t, r, "reconnect upgraded p99"), metric(t, r, "reconnect connected p99")
+		if up <= 0 || in < up {
+			t.Errorf("reconnect upgraded p99 %v ms, connected p99 %v ms", up, in)
+		}
 	})
 	t.Run("fanout steps", func(t *testing.T) {
 		cfg := tiny(url, pid, "fanout")
