@@ -35,22 +35,26 @@ func (l *recentLog) add(m globalchat.Message) {
 
 // since returns the messages with seq in (after, upTo], in seq order, and
 // whether the log reaches back to after. It does when it holds an
-// in-order message (not late) with seq <= after: deliveries follow seq
+// in-order message (not late) with seq <= after+1: deliveries follow seq
 // order but for late ones, which come after higher seqs, so every
-// message delivered before that one has a lower seq, and every one with
-// a higher seq came after it.
+// message delivered before that one has a lower seq, at most after, and
+// every one with a higher seq came after it. after+1 rather than after:
+// a client that joined with the offset of the last message delivered
+// before it, or 0 on a new room, recovers from memory as soon as the
+// next message is in it (without, each of a wave of such clients made a
+// round trip to Redis, at the start of a run every one of them).
 func (l *recentLog) since(after, upTo int64) ([]globalchat.Message, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []globalchat.Message
 	for i := 1; i <= l.count; i++ {
 		m := l.ring[(l.next-i+len(l.ring))%len(l.ring)]
-		if !m.Late && m.Seq <= after {
-			slices.SortFunc(out, func(a, b globalchat.Message) int { return cmp.Compare(a.Seq, b.Seq) })
-			return out, true
-		}
 		if m.Seq > after && m.Seq <= upTo {
 			out = append(out, m)
+		}
+		if !m.Late && m.Seq <= after+1 {
+			slices.SortFunc(out, func(a, b globalchat.Message) int { return cmp.Compare(a.Seq, b.Seq) })
+			return out, true
 		}
 	}
 	return nil, false

@@ -24,7 +24,7 @@ func TestRecentLogReachesBack(t *testing.T) {
 		{2, 4, []int64{3, 4}, true}, // 3 came late, after 4
 		{2, 3, []int64{3}, true},
 		{4, 4, []int64{}, true},
-		{0, 4, nil, false}, // 1 is the oldest held: what came before it is unknown
+		{0, 4, []int64{1, 2, 3, 4}, true}, // delivered before 1, in order: seqs below 1
 	} {
 		got, ok := l.since(tc.after, tc.upTo)
 		if ok != tc.ok || (ok && !slices.Equal(seqs(got), tc.want)) {
@@ -32,11 +32,23 @@ func TestRecentLogReachesBack(t *testing.T) {
 		}
 	}
 	l.add(globalchat.Message{Seq: 5}) // 1 leaves the ring
-	if _, ok := l.since(1, 5); ok {
-		t.Error("since(1) answered after 1 left the ring")
+	if _, ok := l.since(0, 5); ok {
+		t.Error("since(0) answered after 1 left the ring")
 	}
-	if got, ok := l.since(2, 5); !ok || !slices.Equal(seqs(got), []int64{3, 4, 5}) {
-		t.Errorf("since(2, 5) = %v %v, want 3 4 5", seqs(got), ok)
+	if got, ok := l.since(1, 5); !ok || !slices.Equal(seqs(got), []int64{2, 3, 4, 5}) {
+		t.Errorf("since(1, 5) = %v %v, want 2 3 4 5", seqs(got), ok)
+	}
+	// A late message is no anchor: delivered after higher seqs, it says
+	// nothing of what came before it.
+	l = newRecentLog(4)
+	for _, m := range []globalchat.Message{{Seq: 7}, {Seq: 5, Late: true}, {Seq: 8}} {
+		l.add(m)
+	}
+	if _, ok := l.since(4, 8); ok {
+		t.Error("since(4) answered from a late 5")
+	}
+	if got, ok := l.since(6, 8); !ok || !slices.Equal(seqs(got), []int64{7, 8}) {
+		t.Errorf("since(6, 8) = %v %v, want 7 8", seqs(got), ok)
 	}
 }
 
@@ -60,8 +72,8 @@ func TestReplayerPrefersRecent(t *testing.T) {
 	if missed, ok, err := r.Replay(ctx, "/", room, "2"); err != nil || !ok || !slices.Equal(offsets(t, missed), []string{"3"}) || fromMemory != 1 {
 		t.Fatalf("after 2: %v %v %v (from memory %d), want 3 from memory", offsets(t, missed), ok, err, fromMemory)
 	}
-	if missed, ok, err := r.Replay(ctx, "/", room, "1"); err != nil || !ok || !slices.Equal(offsets(t, missed), []string{"2", "3"}) || fromMemory != 1 {
-		t.Fatalf("after 1: %v %v %v (from memory %d), want 2 and 3 from the store", offsets(t, missed), ok, err, fromMemory)
+	if missed, ok, err := r.Replay(ctx, "/", room, "0"); err != nil || !ok || !slices.Equal(offsets(t, missed), []string{"1", "2", "3"}) || fromMemory != 1 {
+		t.Fatalf("after 0: %v %v %v (from memory %d), want 1, 2 and 3 from the store", offsets(t, missed), ok, err, fromMemory)
 	}
 }
 
