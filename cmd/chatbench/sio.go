@@ -15,7 +15,7 @@ package main
 //	server: 2  client: 3                  ping, pong
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -50,9 +51,25 @@ type Client struct {
 	Upgraded     time.Time // the WebSocket upgrade was answered
 
 	conn    net.Conn
-	rd      *bufio.Reader
-	idle    time.Duration // read deadline: ping interval + timeout
+	raw     syscall.RawConn
+	idle    time.Duration // longest silence: ping interval + timeout
 	nextAck atomic.Uint64
+
+	// Reading: the handshake's goroutine, then its poller's.
+	in   []byte       // bytes read and not yet taken: a frame in parts
+	hr   bytes.Reader // over in, for ws.ReadHeaderBuffer
+	hbuf [ws.MaxHeaderSize - 2]byte
+	frag []byte  // a fragmented message so far
+	h    Handler // set by Run
+
+	lastRead atomic.Int64 // unix nanoseconds, for the idle sweep
+
+	mu     sync.Mutex // guards ended, poller and pollID
+	ended  bool
+	poller *poller // where it is registered, once Run has started
+	pollID uint64
+	done   chan struct{} // closed when the connection ended
+	err    error         // why, once done is closed
 
 	wmu  sync.Mutex
 	wbuf []byte
@@ -89,9 +106,15 @@ func Dial(ctx context.Context, o DialOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{conn: conn, rd: bufio.NewReaderSize(conn, 2048), idle: time.Minute, Upgraded: time.Now()}
+	c, err := newClient(conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
 	if br != nil { // bytes the server sent right behind its handshake
-		c.rd = bufio.NewReaderSize(io.MultiReader(br, conn), 2048)
+		b, _ := br.Peek(br.Buffered())
+		c.in = append(c.in, b...)
+		ws.PutReader(br)
 	}
 	deadline, _ := ctx.Deadline()
 	if err := c.handshake(o.Auth, deadline); err != nil {
@@ -99,6 +122,18 @@ func Dial(ctx context.Context, o DialOptions) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+func newClient(conn net.Conn) (*Client, error) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("%T has no descriptor to poll", conn)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return &Client{conn: conn, raw: raw, idle: time.Minute, Upgraded: time.Now(), done: make(chan struct{})}, nil
 }
 
 // wsURL turns http://host:port into the Engine.IO WebSocket endpoint.
@@ -117,8 +152,7 @@ func wsURL(base string) (string, error) {
 func (c *Client) handshake(auth any, deadline time.Time) error {
 	c.conn.SetDeadline(deadline)
 	defer c.conn.SetDeadline(time.Time{})
-	var buf []byte
-	msg, err := c.readText(&buf)
+	msg, err := c.readMessage()
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
@@ -140,7 +174,7 @@ func (c *Client) handshake(auth any, deadline time.Time) error {
 		return err
 	}
 	for {
-		msg, err := c.readText(&buf)
+		msg, err := c.readMessage()
 		if err != nil {
 			return fmt.Errorf("connect: %w", err)
 		}
@@ -160,67 +194,149 @@ func (c *Client) handshake(auth any, deadline time.Time) error {
 	}
 }
 
-// Run reads until the connection ends, answering pings and passing every
-// Socket.IO packet to h. It returns the error that ended it.
+// Run hands every Socket.IO packet the server sends to h, answering
+// pings, until the connection ends, and returns the error that ended it.
+// h runs on a poller goroutine that serves other connections too: it
+// must not block.
 func (c *Client) Run(h Handler) error {
-	var buf []byte
-	for {
-		c.conn.SetReadDeadline(time.Now().Add(c.idle))
-		msg, err := c.readText(&buf)
-		if err != nil {
-			return err
+	c.h = h
+	c.lastRead.Store(time.Now().UnixNano())
+	used, err := c.consume(c.in) // what came with the handshake's last read
+	c.in = append(c.in[:0], c.in[used:]...)
+	if err == nil {
+		var p *poller
+		if p, err = pollerFor(); err == nil {
+			err = p.add(c)
 		}
-		switch {
-		case len(msg) == 1 && msg[0] == '2':
-			if err := c.write([]byte("3")); err != nil {
-				return err
-			}
-		case len(msg) > 1 && msg[0] == '4':
-			h(msg[1:])
-		case len(msg) > 0 && msg[0] == '1':
-			return io.EOF
+	}
+	if err != nil {
+		c.end(err)
+	}
+	<-c.done
+	return c.err
+}
+
+// readMessage reads, blocking, until a whole text message is in (for the
+// handshake, before Run). The message stays valid until the next call.
+func (c *Client) readMessage() ([]byte, error) {
+	for {
+		used, msg, err := c.next(c.in)
+		if err != nil {
+			return nil, err
+		}
+		if msg != nil {
+			// Taken off the front; the bytes behind it move at the next call.
+			rest := c.in[used:]
+			out := append([]byte(nil), msg...)
+			c.in = append(c.in[:0], rest...)
+			return out, nil
+		}
+		c.in = append(c.in[:0], c.in[used:]...)
+		c.in = growTail(c.in, 4096)
+		n, err := c.conn.Read(c.in[len(c.in):cap(c.in)])
+		c.in = c.in[:len(c.in)+n]
+		if err != nil {
+			return nil, err
 		}
 	}
 }
 
-// readText reads one text message into *buf, skipping control frames
-// (answering WebSocket pings) and joining fragments.
-func (c *Client) readText(buf *[]byte) ([]byte, error) {
-	msg := (*buf)[:0]
+// next takes frames off the front of data until a whole text message is
+// in (msg, nil when data ends first), answering control frames and
+// joining fragments; used is how many bytes it took.
+func (c *Client) next(data []byte) (used int, msg []byte, err error) {
 	for {
-		h, err := ws.ReadHeader(c.rd)
-		if err != nil {
-			return nil, err
+		h, payload, n, err := c.frame(data[used:])
+		if err != nil || n == 0 {
+			return used, nil, err
 		}
-		if h.Length < 0 || int64(len(msg))+h.Length > maxFrame {
-			return nil, fmt.Errorf("frame of %d bytes", h.Length)
-		}
-		start := len(msg)
-		msg = append(msg, make([]byte, h.Length)...)
-		if _, err := io.ReadFull(c.rd, msg[start:]); err != nil {
-			return nil, err
-		}
-		if h.Masked {
-			ws.Cipher(msg[start:], h.Mask, 0)
-		}
+		used += n
 		switch h.OpCode {
 		case ws.OpClose:
-			return nil, io.EOF
+			return used, nil, io.EOF
 		case ws.OpPing:
-			if err := c.writeFrame(ws.OpPong, msg[start:]); err != nil {
-				return nil, err
+			if err := c.writeFrame(ws.OpPong, payload); err != nil {
+				return used, nil, err
 			}
-			msg = msg[:start]
 			continue
 		case ws.OpPong:
-			msg = msg[:start]
 			continue
 		}
-		if h.Fin {
-			*buf = msg
-			return msg, nil
+		if !h.Fin || len(c.frag) > 0 {
+			c.frag = append(c.frag, payload...)
+			if !h.Fin {
+				continue
+			}
+			payload, c.frag = c.frag, c.frag[:0:0]
+		}
+		return used, payload, nil
+	}
+}
+
+// frame parses the frame at the front of data: n is its length in bytes,
+// 0 when data holds only a part of it. The payload is unmasked in place.
+func (c *Client) frame(data []byte) (h ws.Header, payload []byte, n int, err error) {
+	c.hr.Reset(data)
+	h, err = ws.ReadHeaderBuffer(&c.hr, c.hbuf[:])
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return h, nil, 0, nil
+	}
+	if err != nil {
+		return h, nil, 0, err
+	}
+	if h.Length < 0 || int64(len(c.frag))+h.Length > maxFrame {
+		return h, nil, 0, fmt.Errorf("frame of %d bytes", h.Length)
+	}
+	start := len(data) - c.hr.Len()
+	if int64(len(data)-start) < h.Length {
+		return h, nil, 0, nil
+	}
+	payload = data[start : start+int(h.Length)]
+	if h.Masked {
+		ws.Cipher(payload, h.Mask, 0)
+	}
+	return h, payload, start + int(h.Length), nil
+}
+
+// consume hands every whole message at the front of data to the handler
+// and returns how many bytes it took.
+func (c *Client) consume(data []byte) (int, error) {
+	used := 0
+	for {
+		n, msg, err := c.next(data[used:])
+		used += n
+		if err != nil || msg == nil {
+			return used, err
+		}
+		switch {
+		case len(msg) == 1 && msg[0] == '2':
+			if err := c.write([]byte("3")); err != nil {
+				return used, err
+			}
+		case len(msg) > 1 && msg[0] == '4':
+			c.h(msg[1:])
+		case len(msg) > 0 && msg[0] == '1':
+			return used, io.EOF
 		}
 	}
+}
+
+// end closes the connection once and tells Run why.
+func (c *Client) end(err error) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	p, id := c.poller, c.pollID
+	c.mu.Unlock()
+	c.conn.Close() // which takes it out of the epoll set
+	if p != nil {
+		p.remove(id)
+	}
+	c.err = err
+	close(c.done)
 }
 
 // EmitAck sends the event with one JSON argument and an ack id, which it
@@ -248,8 +364,11 @@ func eventPacket(ackID uint64, event string, arg any) []byte {
 	return append(b, ']')
 }
 
-// Close closes the connection; Run then returns.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes the connection; Run then returns net.ErrClosed.
+func (c *Client) Close() error {
+	c.end(net.ErrClosed)
+	return nil
+}
 
 // write sends one text message.
 func (c *Client) write(p []byte) error { return c.writeFrame(ws.OpText, p) }
