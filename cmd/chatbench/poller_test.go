@@ -204,9 +204,9 @@ func TestSilentServerEndsRun(t *testing.T) {
 	}
 }
 
-// TestManyConnectionsOnePoller: connections spread over the pollers each
+// TestManyConnectionsOverPollers: connections spread over the pollers each
 // get their own messages, all of them.
-func TestManyConnectionsOnePoller(t *testing.T) {
+func TestManyConnectionsOverPollers(t *testing.T) {
 	const conns, msgs = 40, 200
 	s := startScripted(t, func(conn net.Conn) {
 		conn.Write(frame(ws.OpText, true, []byte(`40{"sid":"s1"}`)))
