@@ -89,6 +89,9 @@ func (s *Service) onConnect(sock *socketio.Socket) {
 	}
 	sock.Emit(EventSession, sessionPayload{UserID: u.ID, Username: u.Name, GuestToken: m.GuestToken})
 	m.GuestToken = "" // handed over: the socket need not keep it
+	if s.departures.back(sock.ID()) {
+		s.metrics.returns.Inc()
+	}
 	first, count, err := s.cfg.Presence.Add(ctx, globalchat.Conn{SocketID: sock.ID(), User: u})
 	s.health.report("presence", err)
 	s.log.Info("chat: connected", "user", u.ID, "socket", sock.ID(), "transport", sock.Transport(), "recovered", sock.Recovered())
@@ -135,14 +138,30 @@ func (s *Service) newcomerHistory(ctx context.Context) json.RawMessage {
 	return raw
 }
 
-// onDisconnect is the disconnect flow: forget the connection, announce
-// the user's last one.
+// onDisconnect is the disconnect flow: forget the connection and announce
+// the user's last one; at once when the client meant to leave, else once
+// the leave grace has passed without it coming back.
 func (s *Service) onDisconnect(sock *socketio.Socket, u globalchat.User, reason socketio.Reason) {
+	s.log.Info("chat: disconnected", "user", u.ID, "socket", sock.ID(), "reason", string(reason))
+	id := sock.ID()
+	if !reason.Recoverable() {
+		s.leave(id)
+		return
+	}
+	s.departures.after(id, func() { s.leave(id) })
+}
+
+// leave removes a connection from presence and announces the user's last
+// one. A socket of that id connected here again (a recovery that raced
+// the disconnect) is not removed.
+func (s *Service) leave(socketID string) {
+	if s.nsp.Connected(socketID) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	d, err := s.cfg.Presence.Remove(ctx, sock.ID())
+	d, err := s.cfg.Presence.Remove(ctx, socketID)
 	s.health.report("presence", err)
-	s.log.Info("chat: disconnected", "user", u.ID, "socket", sock.ID(), "reason", string(reason))
 	if err == nil && d.Known && d.Last {
 		s.announce.left(d.User, d.Count)
 	}

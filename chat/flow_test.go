@@ -353,23 +353,10 @@ func equalSeqs(a, b []int64) bool {
 // is not announced again.
 func TestReconnectRecoversMissedMessages(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	auth := map[string]string{"username": "ann"}
-	ann, reply := sockettest.Connect(t, e.io, auth, sockettest.Options{})
-	var connected struct{ SID, PID string }
-	json.Unmarshal(reply, &connected)
-	history(t, ann.Next())
-	var sess sessionPayload
-	ann.Next().Decode(t, 0, &sess)
-	presenceOf(t, ann, EventUserJoined)
-	bob, _ := e.guest("bob")
-	presenceOf(t, ann, EventUserJoined)
-	presenceOf(t, bob, EventUserJoined)
-	say(t, bob, "seen")
-	received(t, bob)
-	_, off := received(t, ann)
+	ann, lost, bob := e.annAndBob()
 
 	ann.Drop()
-	if p := presenceOf(t, bob, EventUserLeft); p.UserID != sess.UserID {
+	if p := presenceOf(t, bob, EventUserLeft); p.UserID != lost.sess.UserID {
 		t.Fatalf("bob saw %+v, want ann gone", p)
 	}
 	say(t, bob, "missed 1")
@@ -378,7 +365,7 @@ func TestReconnectRecoversMissedMessages(t *testing.T) {
 	received(t, bob)
 	received(t, bob)
 
-	back := e.recover("ann", sess, connected.SID, connected.PID, off)
+	back := e.recover("ann", lost.sess, lost.sid, lost.pid, lost.off)
 	for _, want := range []string{"missed 1", "missed 2"} {
 		if m, _ := received(t, back); m.Content != want {
 			t.Fatalf("replayed %q, want %q", m.Content, want)
@@ -499,5 +486,76 @@ func TestUserLeftIsAnnouncedUntilClose(t *testing.T) {
 func TestNewNeedsEveryDependency(t *testing.T) {
 	if _, err := New(Config{}); err == nil {
 		t.Fatal("an empty config accepted")
+	}
+}
+
+// A client back within the leave grace was never gone: neither its
+// recovery (same socket) nor a reload (a new socket of the same user)
+// sends anyone a user:left or a user:joined, and it is counted online
+// throughout.
+func TestAReturnWithinTheGraceIsNoLeave(t *testing.T) {
+	e := newEnv(t, envOptions{config: func(c *Config) { c.LeaveGrace = time.Minute }})
+	ann, lost, bob := e.annAndBob()
+
+	ann.Drop()
+	testwait.For(t, "the server to see ann go", func() bool { return e.svc.departures.len() == 1 })
+	say(t, bob, "missed")
+	if m, _ := received(t, bob); m.Content != "missed" { // nothing before it: no user:left
+		t.Fatalf("bob got %q", m.Content)
+	}
+	if n, _, _ := e.svc.Online(context.Background(), 10); n != 2 {
+		t.Fatalf("%d online while ann is away within the grace, want 2", n)
+	}
+	back := e.recover("ann", lost.sess, lost.sid, lost.pid, lost.off)
+	if m, _ := received(t, back); m.Content != "missed" {
+		t.Fatalf("replayed %q", m.Content)
+	}
+	if e.svc.departures.len() != 0 || e.counter("chat_presence_returns_total", "") != 1 {
+		t.Fatalf("%d leaves pending, %v returns counted; want 0 and 1", e.svc.departures.len(), e.counter("chat_presence_returns_total", ""))
+	}
+
+	// A reload: the old socket is dropped, a new one joins as ann.
+	back.Drop()
+	testwait.For(t, "the server to see ann go again", func() bool { return e.svc.departures.len() == 1 })
+	e.join(map[string]string{"username": "ann", "guestToken": lost.sess.GuestToken})
+	say(t, bob, "after")
+	if m, _ := received(t, bob); m.Content != "after" { // no user:joined before it
+		t.Fatalf("bob got %q", m.Content)
+	}
+	if n, _, _ := e.svc.Online(context.Background(), 10); n != 2 {
+		t.Fatalf("%d online, want 2", n)
+	}
+}
+
+// A user who does not come back is announced gone once the grace has
+// passed, not before.
+func TestALeaveIsAnnouncedAfterTheGrace(t *testing.T) {
+	const grace = 200 * time.Millisecond
+	e := newEnv(t, envOptions{config: func(c *Config) { c.LeaveGrace = grace }})
+	ann, annSess := e.guest("ann")
+	bob, _ := e.guest("bob")
+	presenceOf(t, bob, EventUserJoined)
+	start := time.Now()
+	ann.Drop()
+	if p := presenceOf(t, bob, EventUserLeft); p.UserID != annSess.UserID || p.OnlineCount != 1 {
+		t.Fatalf("bob saw %+v, want ann left, 1 online", p)
+	}
+	if took := time.Since(start); took < grace {
+		t.Fatalf("user:left after %v, within the grace of %v", took, grace)
+	}
+	if n, _, _ := e.svc.Online(context.Background(), 10); n != 1 {
+		t.Fatalf("%d online after the grace, want 1", n)
+	}
+
+	// One who means to leave (a Socket.IO DISCONNECT) leaves at once.
+	carl, carlSess := e.guest("carl")
+	presenceOf(t, bob, EventUserJoined)
+	start = time.Now()
+	carl.Disconnect()
+	if p := presenceOf(t, bob, EventUserLeft); p.UserID != carlSess.UserID {
+		t.Fatalf("bob saw %+v, want carl left", p)
+	}
+	if took := time.Since(start); took >= grace {
+		t.Fatalf("user:left after %v for a DISCONNECT: it waited for the grace", took)
 	}
 }

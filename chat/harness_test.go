@@ -197,6 +197,34 @@ func (e *chatEnv) join(auth any, addr ...string) (*sockettest.Client, sessionPay
 	return c, sess
 }
 
+// lostSession is what a client keeps to recover: its chat:session, the
+// socket and recovery ids of its CONNECT reply, and its last offset.
+type lostSession struct {
+	sess          sessionPayload
+	sid, pid, off string
+}
+
+// annAndBob connects ann, keeping what she needs to recover, then bob;
+// bob says one message, which both receive. Each has read everything.
+func (e *chatEnv) annAndBob() (ann *sockettest.Client, lost lostSession, bob *sockettest.Client) {
+	t := e.t
+	t.Helper()
+	ann, reply := sockettest.Connect(t, e.io, map[string]string{"username": "ann"}, sockettest.Options{})
+	var connected struct{ SID, PID string }
+	json.Unmarshal(reply, &connected)
+	lost.sid, lost.pid = connected.SID, connected.PID
+	history(t, ann.Next())
+	ann.Next().Decode(t, 0, &lost.sess)
+	presenceOf(t, ann, EventUserJoined)
+	bob, _ = e.guest("bob")
+	presenceOf(t, ann, EventUserJoined)
+	presenceOf(t, bob, EventUserJoined)
+	say(t, bob, "seen")
+	received(t, bob)
+	_, lost.off = received(t, ann)
+	return ann, lost, bob
+}
+
 // recover comes back as the guest of sess with the lost session pid and
 // offset, and fails unless the socket sid is recovered.
 func (e *chatEnv) recover(name string, sess sessionPayload, sid, pid, off string) *sockettest.Client {

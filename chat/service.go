@@ -59,6 +59,10 @@ type Config struct {
 	// presence:update per interval. Default 20 per second.
 	PresenceThreshold int
 	PresenceInterval  time.Duration
+	// LeaveGrace: a dropped connection stays in presence this long, so
+	// that a client back within it was never gone (no user:left, then
+	// user:joined). Zero: it leaves at once.
+	LeaveGrace time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Traffic counts messages in and out; nil counts nothing.
@@ -94,7 +98,9 @@ type Service struct {
 	metrics *metrics
 	// announce tells the room who comes and goes.
 	announce *announcer
-	health   *health
+	// departures holds the leaves of dropped connections for LeaveGrace.
+	departures *departures
+	health     *health
 	// histCache holds the encoded history of new connections.
 	histCache historyCache
 	stopWatch func()
@@ -143,6 +149,8 @@ func New(cfg Config) (*Service, error) {
 		recent: newRecentLog(maxReplay)}
 	s.health = newHealth(s.log)
 	s.announce = newAnnouncer(s.broadcast, cfg.PresenceThreshold, cfg.PresenceInterval, cfg.Now)
+	s.departures = newDepartures(cfg.LeaveGrace)
+	s.metrics.pendingLeaves(s.departures.len)
 	s.nsp.Use(s.authenticate)
 	s.nsp.OnConnection(s.onConnect)
 	// What the store holds was delivered before this process started; the
@@ -164,9 +172,12 @@ func New(cfg Config) (*Service, error) {
 
 // Close stops presence announcements: called when the server shuts down,
 // before its sockets close, since their users are about to reconnect to
-// another instance rather than leave (presence itself is still updated).
+// another instance rather than leave. Presence itself is updated by the
+// Presence's own Close, which removes the sockets still registered by
+// this instance (a socket that came back elsewhere is that instance's).
 func (s *Service) Close() {
 	s.announce.close()
+	s.departures.close()
 	s.stopTyping()
 	s.stopWatch()
 }

@@ -1,9 +1,11 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -223,6 +225,40 @@ func (p *Presence) reap(ctx context.Context, instance string, cutoff int64) {
 	p.log.Info("redis presence: reaped dead instance", "instance", instance)
 }
 
+// closeRemovals is how many of Close's removals run at once: they share
+// the auto-pipeline's round trips, so thousands of sockets (a drained
+// instance's, kept in presence for their leave grace) take a few
+// pipelines rather than a round trip each.
+const closeRemovals = 256
+
+// removeLocal removes this instance's sockets, reporting the users who
+// left with them; the first error is returned.
+func (p *Presence) removeLocal(ctx context.Context) error {
+	sem := make(chan struct{}, closeRemovals)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, c := range p.localSockets() {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d, err := p.Remove(ctx, c.SocketID)
+			if err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+				return
+			}
+			if d.Known && d.Last {
+				p.opts.OnLeft(d.User, d.Count)
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
 // Close stops the heartbeat and removes this instance's sockets, reporting
 // through OnLeft the users who left with them, then the instance itself.
 func (p *Presence) Close() error {
@@ -241,14 +277,8 @@ func (p *Presence) Close() error {
 	}
 	ctx, stop := context.WithTimeout(context.Background(), 10*p.opts.Timeout)
 	defer stop()
-	for _, c := range p.localSockets() {
-		d, err := p.Remove(ctx, c.SocketID)
-		if err != nil {
-			return err
-		}
-		if d.Known && d.Last {
-			p.opts.OnLeft(d.User, d.Count)
-		}
+	if err := p.removeLocal(ctx); err != nil {
+		return err
 	}
 	id := p.opts.InstanceID
 	_, err := p.client.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -166,6 +167,40 @@ func TestCloseRemovesOwnSockets(t *testing.T) {
 	}
 	if n, _ := b.client.Exists(ctx, keyInstanceSockets("a"), keyInstance("a")).Result(); n != 0 {
 		t.Fatalf("instance keys left after Close")
+	}
+}
+
+// TestCloseSparesSocketsThatMoved: at a drain, a socket kept in presence
+// for its leave grace may already be back, with the same id, on another
+// instance; Close removes the rest of its many sockets and leaves that
+// one to its new instance.
+func TestCloseSparesSocketsThatMoved(t *testing.T) {
+	srv := testenv.Redis(t)
+	left := &leftLog{}
+	a := fastPresence(t, srv, "a", left.record)
+	b := fastPresence(t, srv, "b", nil)
+	defer b.Close()
+	ctx := ctxT(t)
+	const n = 1000
+	for i := range n {
+		c := globalchat.Conn{SocketID: fmt.Sprint("s", i), User: globalchat.User{ID: fmt.Sprint("u", i), Name: "x"}}
+		if _, _, err := a.Add(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved := globalchat.Conn{SocketID: "s7", User: globalchat.User{ID: "u7", Name: "x"}}
+	if first, _, err := b.Add(ctx, moved); err != nil || first {
+		t.Fatalf("the moved socket's Add: first %v, %v", first, err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := left.get()
+	if len(got) != n-1 || slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "u7(") }) {
+		t.Fatalf("%d users reported gone (want %d, u7 not among them)", len(got), n-1)
+	}
+	if count, users, err := b.Online(ctx, 10); err != nil || count != 1 || users[0].ID != "u7" {
+		t.Fatalf("Online = %d, %v, %v; want u7 alone", count, users, err)
 	}
 }
 

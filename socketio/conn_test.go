@@ -87,14 +87,23 @@ func TestDisconnectLastNamespace(t *testing.T) {
 		s.On("ping", func(s *Socket, e *Event) { e.Ack("pong") })
 	})
 	var reason atomic.Value
+	ids := make(chan string, 1)
 	l.Of("/chat").OnConnection(func(s *Socket) {
+		ids <- s.ID()
 		s.OnDisconnect(func(r Reason) { reason.Store(r) })
 	})
 	c := l.dial(t)
 	c.connect("/")
 	c.connect("/chat")
+	id := <-ids
+	if !l.Of("/chat").Connected(id) || l.Of("/").Connected(id) {
+		t.Fatalf("Connected(%s) wrong while the socket is on /chat only", id)
+	}
 	c.send("1/chat,")
 	testwait.For(t, "the /chat socket to go", func() bool { return l.Of("/chat").Len() == 0 })
+	if l.Of("/chat").Connected(id) {
+		t.Fatal("a socket gone is still Connected")
+	}
 	if r := reason.Load(); r != ReasonClientDisconnect {
 		t.Fatalf("disconnect reason %v", r)
 	}

@@ -68,6 +68,14 @@ func (n *Namespace) Len() int {
 	return len(n.sockets)
 }
 
+// Connected reports whether a socket with this id is connected on this
+// instance.
+func (n *Namespace) Connected(id string) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.sockets[id] != nil
+}
+
 // connect runs a CONNECT: the session to recover is claimed, the
 // middlewares run, then the socket joins its rooms, gets the reply, the
 // missed packets, and the connection handler runs.

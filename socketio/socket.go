@@ -34,6 +34,11 @@ var recoverable = map[Reason]bool{
 	Reason(engineio.ReasonServerShutdown): true, Reason(engineio.ReasonSlowClient): true,
 }
 
+// Recoverable reports whether the client did not mean to leave (a lost
+// transport, a ping timeout, a server shutdown...): its session is kept
+// for recovery, and it is expected back.
+func (r Reason) Recoverable() bool { return recoverable[r] }
+
 // Handshake is what a socket's connection carried.
 type Handshake struct {
 	Auth       json.RawMessage // the CONNECT payload; nil when absent
@@ -466,7 +471,7 @@ func (s *Socket) close(reason Reason) {
 	s.client.remove(s)
 	s.nsp.srv.metrics.sockets.Dec()
 	s.nsp.srv.metrics.disconnects.WithLabelValues(string(reason)).Inc()
-	if recoverable[reason] {
+	if reason.Recoverable() {
 		s.saveSession(rooms, s.nsp.srv.opts.Recovery.maxDisconnection())
 	} else {
 		s.forgetSession()

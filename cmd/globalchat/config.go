@@ -39,6 +39,7 @@ type config struct {
 	MaxOpening        int
 	RecoveryWindow    time.Duration
 	PresenceThreshold int
+	LeaveGrace        time.Duration
 	ShutdownTimeout   time.Duration
 	DrainWindow       time.Duration
 	InstanceID        string
@@ -114,6 +115,7 @@ func (c *config) settings() []setting {
 		{"MAX_OPENING", "64", "connections being opened at once: a handshake, and a new connection's `CONNECT` (authentication, history, presence), take one of these slots while the server works on them (not while it waits for the client; a `CONNECT` stuck on a database that does not answer gives its slot back after a second, so that it does not hold back the clients behind it); the rest wait their turn, parked, in arrival order, and a handshake that waits more than 10 s gets `503 Server busy`. It keeps a connect storm from starving the chat: without it, 15,000 clients arriving at once put every chat message behind thousands of handshakes (0.4-1 s late instead of, usually, under 60 ms, with broadcasts in join order; see docs/benchmarks.md); `0`: no bound", integer(&c.MaxOpening)},
 		{"RECOVERY_WINDOW", "2m", "how long a dropped client can come back and get what it missed", duration(&c.RecoveryWindow)},
 		{"PRESENCE_COALESCE_THRESHOLD", "20", "joins + leaves per second on an instance above which presence goes out as one `presence:update` a second", integer(&c.PresenceThreshold)},
+		{"PRESENCE_LEAVE_GRACE", "5s", "a dropped connection stays online this long before its user is announced gone (`user:left`): a client back within it (a network blip, a page reload, a redeploy moving it to another instance) was never gone, and nobody is sent a `user:left` and a `user:joined` for it; a user who does not come back is announced this late; a client that disconnects on purpose (a Socket.IO `DISCONNECT`) leaves at once (`0`: every one at once)", duration(&c.LeaveGrace)},
 		{"DRAIN_WINDOW", "3s", "on SIGTERM the instance answers `/readyz` 503, refuses new sessions (503, which nginx passes to another instance) and closes its connections spread evenly over this window, each after the message it is handling has been acked: at most 1/window of its clients reconnect (elsewhere, recovering what they missed) in any second (`0`: all at once)", duration(&c.DrainWindow)},
 		{"SHUTDOWN_TIMEOUT", "10s", "how long, after `DRAIN_WINDOW`, the shutdown waits for the last connections and the store before it exits anyway", duration(&c.ShutdownTimeout)},
 		{"INSTANCE_ID", "", "this instance's name in Redis (empty: hostname-port-random, a new one at each start)", str(&c.InstanceID)},
@@ -195,6 +197,7 @@ func (c *config) validate() error {
 	check(c.MaxOpening >= 0, "MAX_OPENING must not be negative, got %d", c.MaxOpening)
 	errs = append(errs, c.Edge.validate()...)
 	check(c.PresenceThreshold >= 1, "PRESENCE_COALESCE_THRESHOLD must be at least 1")
+	check(c.LeaveGrace >= 0 && c.LeaveGrace <= time.Minute, "PRESENCE_LEAVE_GRACE must be 0-1m, got %v", c.LeaveGrace)
 	check(c.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT must be positive")
 	check(c.DrainWindow >= 0 && c.DrainWindow <= 10*time.Minute, "DRAIN_WINDOW must be 0-10m, got %v", c.DrainWindow)
 	check(c.MySQLDSN != "" || c.SQLitePath != "", "SQLITE_PATH must not be empty without MYSQL_DSN")

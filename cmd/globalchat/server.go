@@ -98,7 +98,7 @@ func (s *server) openChat(ctx context.Context, state *globalchat.State) (*chat.A
 		AddressLimiter: addressLimiter(cfg.Edge.MessagesPerAddress),
 		JoinLimiter:    addressLimiter(cfg.Edge.JoinsPerAddress),
 		Auth:           auth, Logger: s.log, Registerer: s.reg,
-		PresenceThreshold: cfg.PresenceThreshold, Traffic: s.acct.chat(), Sampler: sampler, State: state,
+		PresenceThreshold: cfg.PresenceThreshold, LeaveGrace: cfg.LeaveGrace, Traffic: s.acct.chat(), Sampler: sampler, State: state,
 	})
 	if err != nil {
 		return nil, err
