@@ -127,6 +127,10 @@ type churnState struct {
 	// Where a replay's time goes: from the reconnect's start to the
 	// WebSocket upgrade's answer, and to the CONNECT reply.
 	upgrading, connecting Histogram
+	// Presence frames (user:joined, user:left, presence:update) and
+	// their bytes, all clients together: a reconnect within the
+	// server's leave grace should cost none.
+	presenceFrames, presenceBytes atomic.Int64
 
 	mu    sync.Mutex
 	acked map[string]int64 // id -> order
@@ -379,13 +383,17 @@ func guestToken(pkt []byte) string {
 	if !bytes.HasPrefix(pkt, sessionEvent) {
 		return ""
 	}
-	var args []struct {
-		GuestToken string `json:"guestToken"`
-	}
+	var args []json.RawMessage // the event's name, then the session
 	if json.Unmarshal(pkt[1:], &args) != nil || len(args) != 2 {
 		return ""
 	}
-	return args[1].GuestToken
+	var sess struct {
+		GuestToken string `json:"guestToken"`
+	}
+	if json.Unmarshal(args[1], &sess) != nil {
+		return ""
+	}
+	return sess.GuestToken
 }
 
 // onPacket counts this run's chat messages and keeps the offset and the
@@ -403,6 +411,10 @@ func (c *churnClient) onPacket(pkt []byte) {
 			c.token = token
 			c.mu.Unlock()
 		}
+		return
+	case isEvent(pkt, evPresence), isEvent(pkt, evJoined), isEvent(pkt, evLeft):
+		c.st.presenceFrames.Add(1)
+		c.st.presenceBytes.Add(int64(len(pkt)))
 		return
 	default:
 		return
@@ -575,6 +587,8 @@ func (b *bench) churnMetrics(res *Result, clients []*churnClient, st *churnState
 	res.addMs("replay max", st.replay.Max())
 	res.addMs("reconnect upgraded p99", st.upgrading.Quantile(0.99))
 	res.addMs("reconnect connected p99", st.connecting.Quantile(0.99))
+	res.add("presence frames received", float64(st.presenceFrames.Load()), "frames", "")
+	res.add("presence bytes received", float64(st.presenceBytes.Load()), "bytes", "")
 	res.note("%d receivers cut every %v for %v; %d messages at %.3g/s over %.1fs", len(clients), b.cfg.CutEvery, b.cfg.Away,
 		len(acked), b.cfg.Rates[0], sending.Seconds())
 }

@@ -19,3 +19,19 @@ func TestMessageFields(t *testing.T) {
 		}
 	}
 }
+
+// A client keeps the guest token of its chat:session, to stay the same
+// user on its reconnects (it used to find none: the event's name does not
+// decode as a session, and a reconnect was a new guest).
+func TestGuestToken(t *testing.T) {
+	for pkt, want := range map[string]string{
+		`2["chat:session",{"userId":"guest:x","username":"a","guestToken":"g1.abc.def"}]`: "g1.abc.def",
+		`2["chat:session",{"userId":"guest:x","username":"a"}]`:                           "",
+		`2["chat:message",{"guestToken":"g1.abc.def"}]`:                                   "",
+		`2["chat:session","not a session"]`:                                               "",
+	} {
+		if got := guestToken([]byte(pkt)); got != want {
+			t.Errorf("guestToken(%s) = %q, want %q", pkt, got, want)
+		}
+	}
+}
