@@ -152,8 +152,9 @@ func (s *Service) onDisconnect(sock *socketio.Socket, u globalchat.User, reason 
 }
 
 // leave removes a connection from presence and announces the user's last
-// one. A socket of that id connected here again (a recovery that raced
-// the disconnect) is not removed.
+// one; a removal that fails is tried again until it is done. A socket of
+// that id connected here again (a recovery that raced the disconnect) is
+// not removed.
 func (s *Service) leave(socketID string) {
 	if s.nsp.Connected(socketID) {
 		return
@@ -162,7 +163,11 @@ func (s *Service) leave(socketID string) {
 	defer cancel()
 	d, err := s.cfg.Presence.Remove(ctx, socketID)
 	s.health.report("presence", err)
-	if err == nil && d.Known && d.Last {
+	if err != nil {
+		s.departures.retry(socketID, func() { s.leave(socketID) })
+		return
+	}
+	if d.Known && d.Last {
 		s.announce.left(d.User, d.Count)
 	}
 }

@@ -29,18 +29,32 @@ type departure struct {
 	done  chan struct{} // closed when leave has run or was stopped
 }
 
+// minRetry is the least wait before a leave that failed is tried again.
+const minRetry = time.Second
+
 func newDepartures(grace time.Duration) *departures {
 	return &departures{grace: max(grace, 0), pending: make(map[string]*departure)}
 }
 
 // after runs leave once the grace has passed, unless back(socketID) comes
-// first; with no grace, at once. After close it runs nothing: the
-// instance is shutting down and its presence goes with it.
+// first; with no grace, at once. Nothing is scheduled after close: the
+// instance is shutting down, and Presence.Close removes its sockets.
 func (d *departures) after(socketID string, leave func()) {
 	if d.grace == 0 {
 		leave()
 		return
 	}
+	d.schedule(socketID, d.grace, leave)
+}
+
+// retry runs again, a grace (at least a second) later, a leave that
+// could not be done (presence unreachable): the socket would otherwise
+// stay online for good, its keys kept alive by this instance's heartbeat.
+func (d *departures) retry(socketID string, leave func()) {
+	d.schedule(socketID, max(d.grace, minRetry), leave)
+}
+
+func (d *departures) schedule(socketID string, wait time.Duration, leave func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -50,7 +64,7 @@ func (d *departures) after(socketID string, leave func()) {
 		close(old.done)
 	}
 	dep := &departure{done: make(chan struct{})}
-	dep.timer = time.AfterFunc(d.grace, func() {
+	dep.timer = time.AfterFunc(wait, func() {
 		leave()
 		d.mu.Lock()
 		if d.pending[socketID] == dep {

@@ -97,3 +97,16 @@ func TestDeparturesCloseDropsThePending(t *testing.T) {
 		t.Fatalf("%d leaves ran and %d pending after close", left.Load(), d.len())
 	}
 }
+
+// A leave that failed is tried again no sooner than a second, even
+// without a grace.
+func TestDeparturesRetryWaitsASecond(t *testing.T) {
+	d := newDepartures(0)
+	start := time.Now()
+	var at atomic.Int64
+	d.retry("s1", func() { at.Store(int64(time.Since(start))) })
+	testwait.For(t, "the retry", func() bool { return at.Load() != 0 })
+	if took := time.Duration(at.Load()); took < minRetry {
+		t.Fatalf("retried after %v, before %v", took, minRetry)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -557,5 +558,40 @@ func TestALeaveIsAnnouncedAfterTheGrace(t *testing.T) {
 	}
 	if took := time.Since(start); took >= grace {
 		t.Fatalf("user:left after %v for a DISCONNECT: it waited for the grace", took)
+	}
+}
+
+// flakyPresence fails its first failRemoves removals, as a Redis that is
+// down would.
+type flakyPresence struct {
+	globalchat.Presence
+	failRemoves atomic.Int64
+}
+
+func (p *flakyPresence) Remove(ctx context.Context, socketID string) (globalchat.Departure, error) {
+	if p.failRemoves.Add(-1) >= 0 {
+		return globalchat.Departure{}, globalchat.ErrUnavailable
+	}
+	return p.Presence.Remove(ctx, socketID)
+}
+
+// A removal that fails (presence unreachable) is tried again until it is
+// done: the user is announced gone late, not kept online for good.
+func TestAFailedLeaveIsTriedAgain(t *testing.T) {
+	flaky := &flakyPresence{}
+	e := newEnv(t, envOptions{config: func(c *Config) {
+		flaky.Presence = c.Presence
+		c.Presence = flaky
+	}})
+	ann, annSess := e.guest("ann")
+	bob, _ := e.guest("bob")
+	presenceOf(t, bob, EventUserJoined)
+	flaky.failRemoves.Store(2)
+	ann.Drop()
+	if p := presenceOf(t, bob, EventUserLeft); p.UserID != annSess.UserID || p.OnlineCount != 1 {
+		t.Fatalf("bob saw %+v, want ann left, 1 online", p)
+	}
+	if n := flaky.failRemoves.Load(); n != -1 {
+		t.Fatalf("%d removals left to fail, want the two failed and one done", n+1)
 	}
 }
