@@ -17,8 +17,12 @@ func TestDeparturesWithoutGraceLeaveAtOnce(t *testing.T) {
 	}
 }
 
+// The graces here are long enough that a slow machine cannot let one
+// pass between two steps a test expects within it.
+const testGrace = 200 * time.Millisecond
+
 func TestDeparturesLeaveAfterTheGrace(t *testing.T) {
-	d := newDepartures(20 * time.Millisecond)
+	d := newDepartures(testGrace)
 	var at atomic.Int64
 	start := time.Now()
 	d.after("s1", func() { at.Store(int64(time.Since(start))) })
@@ -26,7 +30,7 @@ func TestDeparturesLeaveAfterTheGrace(t *testing.T) {
 		t.Fatalf("%d pending, want 1", d.len())
 	}
 	testwait.For(t, "the leave", func() bool { return at.Load() != 0 && d.len() == 0 })
-	if took := time.Duration(at.Load()); took < 20*time.Millisecond {
+	if took := time.Duration(at.Load()); took < testGrace {
 		t.Fatalf("left after %v, before the grace", took)
 	}
 	if d.back("s1") {
@@ -35,7 +39,7 @@ func TestDeparturesLeaveAfterTheGrace(t *testing.T) {
 }
 
 func TestDeparturesBackCancelsTheLeave(t *testing.T) {
-	d := newDepartures(30 * time.Millisecond)
+	d := newDepartures(testGrace)
 	var left atomic.Int64
 	d.after("s1", func() { left.Add(1) })
 	d.after("s2", func() { left.Add(10) })
@@ -43,7 +47,7 @@ func TestDeparturesBackCancelsTheLeave(t *testing.T) {
 		t.Fatal("back found no pending leave")
 	}
 	testwait.For(t, "s2's leave", func() bool { return left.Load() >= 10 })
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(testGrace / 2)
 	if left.Load() != 10 {
 		t.Fatalf("leaves ran: %d, want s2's alone", left.Load())
 	}
@@ -75,24 +79,24 @@ func TestDeparturesBackWaitsForARunningLeave(t *testing.T) {
 
 // A socket dropped again replaces its pending leave: one leave runs.
 func TestDeparturesDroppedTwiceLeavesOnce(t *testing.T) {
-	d := newDepartures(10 * time.Millisecond)
+	d := newDepartures(testGrace)
 	var left atomic.Int64
 	d.after("s1", func() { left.Add(1) })
 	d.after("s1", func() { left.Add(1) })
 	testwait.For(t, "the leave", func() bool { return left.Load() == 1 && d.len() == 0 })
-	time.Sleep(30 * time.Millisecond)
+	time.Sleep(testGrace)
 	if left.Load() != 1 {
 		t.Fatalf("%d leaves, want 1", left.Load())
 	}
 }
 
 func TestDeparturesCloseDropsThePending(t *testing.T) {
-	d := newDepartures(10 * time.Millisecond)
+	d := newDepartures(testGrace)
 	var left atomic.Int64
 	d.after("s1", func() { left.Add(1) })
 	d.close()
 	d.after("s2", func() { left.Add(1) })
-	time.Sleep(40 * time.Millisecond)
+	time.Sleep(2 * testGrace)
 	if left.Load() != 0 || d.len() != 0 {
 		t.Fatalf("%d leaves ran and %d pending after close", left.Load(), d.len())
 	}

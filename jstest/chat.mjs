@@ -9,7 +9,9 @@ import { Guests, assert, once, run, sleep, sourceAddress, until } from "./lib.mj
 import { Server, getJSON } from "./server.mjs";
 
 const env = process.env;
-const server = new Server({ PORT: env.PORT, SQLITE_PATH: `${env.DATA_DIR}/chat.db` });
+// A leave grace shorter than the default 5 s, for the case that waits it out.
+const GRACE_MS = 1500;
+const server = new Server({ PORT: env.PORT, SQLITE_PATH: `${env.DATA_DIR}/chat.db`, PRESENCE_LEAVE_GRACE: `${GRACE_MS}ms` });
 
 const guests = new Guests();
 
@@ -207,6 +209,30 @@ const cases = [
     assert.equal(r.got.history, history, "no second history on recovery");
     r.close();
     w.close();
+  }],
+
+  ["a dropped client back within PRESENCE_LEAVE_GRACE was never gone; one that stays away leaves after it", async () => {
+    const w = await client("watcher3", id("watcher3"));
+    const e = await client("erin", id("erin"));
+    const erin = (list) => list.filter((p) => p.username === "erin");
+    await until(() => erin(w.got.joined).length === 1, 3000, "erin's user:joined");
+    const lost = once(e, "disconnect");
+    e.io.engine.close(); // a blip: the transport drops, the client reconnects by itself
+    await lost;
+    await once(e, "connect");
+    assert.equal(e.recovered, true);
+    await sleep(GRACE_MS + 500); // a user:left would have come by now
+    assert.equal(erin(w.got.left).length, 0, "no user:left for a blip");
+    assert.equal(erin(w.got.joined).length, 1, "no second user:joined");
+    e.io.reconnection(false); // now it goes for good, without a DISCONNECT
+    const gone = once(e, "disconnect");
+    const droppedAt = Date.now();
+    e.io.engine.close();
+    await gone;
+    await until(() => erin(w.got.left).length === 1, GRACE_MS + 3000, "erin's user:left");
+    assert.ok(Date.now() - droppedAt >= GRACE_MS - 100, `user:left after ${Date.now() - droppedAt} ms, within the grace`);
+    w.close();
+    e.close();
   }],
 
   ["a client cut before its first message recovers from the history's offset", async () => {

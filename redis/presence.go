@@ -30,8 +30,8 @@ type PresenceOptions struct {
 	Timeout    time.Duration // one call to Redis; default 3s
 	// OnLeft is called, from the reaper's goroutine, for each user who
 	// left without a Remove: because the instance that held its last
-	// connection died, or its keys expired, or at Close. count is the
-	// number of users online after it.
+	// connection died, or its keys expired; or at Close, from several
+	// goroutines at once. count is the number of users online after it.
 	OnLeft func(u globalchat.User, count int)
 	// OnLost is called, from the reaper's goroutine, after this instance
 	// found its registration gone (Redis lost its data, or the instance

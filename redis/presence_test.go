@@ -144,14 +144,21 @@ func TestReaperSparesARecoveredSocket(t *testing.T) {
 	}
 }
 
+// closingPair returns instance a, whose departures are logged, and b,
+// which stays, on one Redis.
+func closingPair(t *testing.T) (a, b *Presence, left *leftLog) {
+	srv := testenv.Redis(t)
+	left = &leftLog{}
+	a = fastPresence(t, srv, "a", left.record)
+	b = fastPresence(t, srv, "b", nil)
+	t.Cleanup(func() { b.Close() })
+	return a, b, left
+}
+
 // TestCloseRemovesOwnSockets shows a graceful stop: the users of the
 // instance leave at once, reported through OnLeft.
 func TestCloseRemovesOwnSockets(t *testing.T) {
-	srv := testenv.Redis(t)
-	left := &leftLog{}
-	a := fastPresence(t, srv, "a", left.record)
-	b := fastPresence(t, srv, "b", nil)
-	defer b.Close()
+	a, b, left := closingPair(t)
 	ctx := ctxT(t)
 	a.Add(ctx, globalchat.Conn{SocketID: "a1", User: globalchat.User{ID: "u1", Name: "one"}})
 	a.Add(ctx, globalchat.Conn{SocketID: "a2", User: globalchat.User{ID: "u2", Name: "two"}})
@@ -175,11 +182,7 @@ func TestCloseRemovesOwnSockets(t *testing.T) {
 // instance; Close removes the rest of its many sockets and leaves that
 // one to its new instance.
 func TestCloseSparesSocketsThatMoved(t *testing.T) {
-	srv := testenv.Redis(t)
-	left := &leftLog{}
-	a := fastPresence(t, srv, "a", left.record)
-	b := fastPresence(t, srv, "b", nil)
-	defer b.Close()
+	a, b, left := closingPair(t)
 	ctx := ctxT(t)
 	const n = 1000
 	for i := range n {

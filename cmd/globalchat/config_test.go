@@ -14,7 +14,8 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 3000 || c.SQLitePath != "./globalchat.db" || c.RatePerMinute != 20 || c.RecoveryWindow != 2*time.Minute || c.ShutdownTimeout != 10*time.Second {
+	if c.Port != 3000 || c.SQLitePath != "./globalchat.db" || c.RatePerMinute != 20 || c.RecoveryWindow != 2*time.Minute || c.ShutdownTimeout != 10*time.Second ||
+		c.LeaveGrace != 5*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -50,6 +51,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{args: []string{"-max-opening", "-1"}, want: "MAX_OPENING must not be negative, got -1"},
 		{env: map[string]string{"MAX_OPENING": "many"}, want: "MAX_OPENING: not an integer"},
 		{env: map[string]string{"GUEST_SECRET": "too-short"}, want: "GUEST_SECRET must be at least 16 bytes"},
+		{env: map[string]string{"PRESENCE_LEAVE_GRACE": "-1s"}, want: "PRESENCE_LEAVE_GRACE must be 0-1m, got -1s"},
+		{args: []string{"-presence-leave-grace", "2m"}, want: "PRESENCE_LEAVE_GRACE must be 0-1m, got 2m0s"},
 		{args: []string{"-no-such-flag"}, want: "flag provided but not defined"},
 		{args: []string{"extra"}, want: "unexpected arguments"},
 	} {
